@@ -1,0 +1,67 @@
+"""postman_async: an asyncio client for Singapore's Postman v2 SMS API.
+
+Per-campaign rate limiting that never overshoots, typed errors and safe
+retries, delivery tracking that costs almost no rate budget, and a mock
+server (:mod:`postman_async.testing`) to test against.
+"""
+
+from ._client import Campaign, PostmanClient
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BatchRejectedError,
+    ClientClosedError,
+    GoneError,
+    LimiterTimeoutError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    PostmanError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    ValidationError,
+)
+from ._limits import NoLimiter, Priority, RateLimiter, SlidingWindowLimiter
+from ._models import Attempt, BatchReceipt, Language, Message, MessageStatus, Page, PageInfo
+from ._retry import AmbiguousSendPolicy, RetryPolicy
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AmbiguousSendPolicy",
+    "Attempt",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchReceipt",
+    "BatchRejectedError",
+    "Campaign",
+    "ClientClosedError",
+    "GoneError",
+    "Language",
+    "LimiterTimeoutError",
+    "Message",
+    "MessageStatus",
+    "NoLimiter",
+    "NotFoundError",
+    "Page",
+    "PageInfo",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PostmanClient",
+    "PostmanError",
+    "Priority",
+    "RateLimitError",
+    "RateLimiter",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ServerError",
+    "SlidingWindowLimiter",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,384 @@
+"""The one place that talks aiohttp: the request loop.
+
+For each call: wait for the campaign's rate budget, send, read the answer,
+decide whether to retry (see :mod:`postman_async._retry`), back off, and keep
+one deadline over all of it.  Every aiohttp and OS exception is translated
+into the :mod:`postman_async._errors` tree here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import ipaddress
+import logging
+import random
+from collections.abc import Callable, Mapping
+from typing import NoReturn
+
+import aiohttp
+import msgspec
+import yarl
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ClientClosedError,
+    LimiterTimeoutError,
+    PostmanError,
+    ResponseDecodeError,
+    ValidationError,
+    error_class_for,
+)
+from ._limits import Priority, RateLimiter
+from ._models import decode_error_body
+from ._retry import AmbiguousSendPolicy, RetryPolicy, parse_retry_after
+from ._validate import Secret
+from ._version import __version__
+
+logger = logging.getLogger(__name__)
+
+#: Largest response body read; anything bigger is refused, not buffered.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class CallKind(enum.Enum):
+    """How safe a call is to repeat after its request reached Postman."""
+
+    #: Reads and the retry endpoints: repeating cannot text anyone twice.
+    SAFE = "safe"
+    #: Sends: repeating after an unknown outcome can create a second SMS.
+    CREATES_MESSAGES = "creates_messages"
+
+
+class Upload(msgspec.Struct, frozen=True):
+    """A file for a multipart form (aiohttp's forms are single-use, so built per attempt)."""
+
+    field: str
+    filename: str
+    data: bytes
+    content_type: str = "text/csv"
+
+
+class Call(msgspec.Struct, frozen=True, kw_only=True):
+    """One API call as the request loop needs it."""
+
+    method: str
+    path: str
+    api_key: Secret
+    limiter: RateLimiter
+    priority: Priority
+    kind: CallKind = CallKind.SAFE
+    params: Mapping[str, str] | None = None
+    json: bytes | None = None
+    upload: Upload | None = None
+    timeout: float
+
+
+class Response(msgspec.Struct, frozen=True):
+    """A 2xx answer: status and raw body."""
+
+    status: int
+    body: bytes
+
+
+def check_base_url(base_url: str) -> yarl.URL:
+    """Parse ``base_url``, refusing plain HTTP except to a loopback host."""
+    try:
+        url = yarl.URL(base_url.rstrip("/"))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"base_url {base_url!r} is not a URL: {exc}") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ValidationError(f"base_url must be an https:// URL, got {base_url!r}")
+    if url.query_string or url.fragment or url.user or url.password:
+        raise ValidationError("base_url must not carry credentials, a query or a fragment")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ValidationError(
+            f"refusing plain http to {url.host}: the API key would travel in clear text; "
+            "use https (plain http is allowed only to a loopback address, e.g. a mock server)"
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _AttemptFailed(Exception):
+    """Internal: an attempt ended without a response; ``sent`` says if it reached Postman."""
+
+    def __init__(self, error: PostmanError, *, sent: bool, retryable: bool = True) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.sent = sent
+        self.retryable = retryable
+
+
+class Transport:
+    """Sends calls through one aiohttp session, with retries and a deadline.
+
+    Args:
+        base_url: the API base URL (already checked).
+        session: a session to borrow (not closed here), or ``None`` to create one.
+        retry: the retry policy.
+        connect_timeout: seconds allowed to open a connection, per attempt.
+        rand: the random source for backoff jitter (tests pin it).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: yarl.URL,
+        session: aiohttp.ClientSession | None,
+        retry: RetryPolicy,
+        connect_timeout: float = 10.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = base_url
+        self.retry = retry
+        self._base = str(base_url)
+        self._session = session
+        self._owns_session = session is None
+        self._connect_timeout = connect_timeout
+        self._rand = rand
+        self._closed = False
+        self._user_agent = f"postman-async/{__version__} aiohttp/{aiohttp.__version__}"
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("the client is closed; create a new PostmanClient")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if this transport created it; refuse later calls."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def request(self, call: Call) -> Response:
+        """Perform ``call`` with rate limiting, retries and one deadline.
+
+        Returns:
+            The 2xx response.
+
+        Raises:
+            PostmanError: the subclass that explains the last failure.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + call.timeout
+        policy = self.retry
+        may_exist = False  # an earlier attempt of this send may have created the SMS
+        last: PostmanError | None = None
+        for attempt in range(1, policy.max_attempts + 1):
+            started = loop.time()
+            try:
+                await asyncio.wait_for(call.limiter.acquire(call.priority), deadline - started)
+            except asyncio.TimeoutError:
+                if last is not None:
+                    raise last from None
+                raise LimiterTimeoutError(
+                    f"{call.method} {call.path}: waited {call.timeout:g} s for the campaign's "
+                    "rate budget without getting a slot; raise timeout= or send less at once"
+                ) from None
+            waited = loop.time() - started
+            try:
+                status, body, retry_after = await self._attempt(call, deadline - loop.time())
+            except _AttemptFailed as failed:
+                error = failed.error
+                ambiguous = failed.sent and call.kind is CallKind.CREATES_MESSAGES
+                may_exist = may_exist or ambiguous
+                retryable = failed.retryable and (
+                    not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND
+                )
+                status_text = type(error).__name__
+                retry_after = None
+            else:
+                self._log_attempt(call, status, attempt, waited, loop.time() - started)
+                if 200 <= status < 300:
+                    return Response(status, body)
+                error = _api_error(call, status, body, retry_after)
+                ambiguous = status >= 500 and call.kind is CallKind.CREATES_MESSAGES
+                may_exist = may_exist or ambiguous
+                if status == 429:
+                    call.limiter.slow_down(retry_after)
+                    logger.warning(
+                        "%s %s: HTTP 429, Postman dropped the request (rate limit); "
+                        "this campaign's limiter slows down for a while",
+                        call.method,
+                        call.path,
+                    )
+                retryable = status == 429 or (
+                    status >= 500
+                    and (not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND)
+                )
+                status_text = f"HTTP {status}"
+            error.message_may_exist = may_exist
+            if not retryable or attempt == policy.max_attempts:
+                raise error
+            delay = policy.delay(attempt, rand=self._rand)
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            if loop.time() + delay >= deadline:
+                raise error
+            logger.info(
+                "%s %s: %s on attempt %d of %d; retrying in %.2f s",
+                call.method,
+                call.path,
+                status_text,
+                attempt,
+                policy.max_attempts,
+                delay,
+            )
+            last = error
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _log_attempt(
+        self, call: Call, status: int, attempt: int, waited: float, spent: float
+    ) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d, %.3f s waiting for rate budget, %.3f s in all)",
+                call.method,
+                call.path,
+                status,
+                attempt,
+                waited,
+                spent,
+            )
+
+    async def _attempt(self, call: Call, remaining: float) -> tuple[int, bytes, float | None]:
+        """One HTTP exchange; raises :class:`_AttemptFailed` when there is no response."""
+        if remaining <= 0:
+            raise _AttemptFailed(
+                APITimeoutError(f"{call.method} {call.path}: no time left for an attempt"),
+                sent=False,
+                retryable=False,
+            )
+        session = self._get_session()
+        url = yarl.URL(self._base + call.path, encoded=True)
+        headers = {"Authorization": f"Bearer {call.api_key.reveal()}"}
+        data: bytes | aiohttp.FormData | None = call.json
+        if call.json is not None:
+            headers["Content-Type"] = "application/json"
+        if call.upload is not None:
+            form = aiohttp.FormData()
+            up = call.upload
+            form.add_field(up.field, up.data, filename=up.filename, content_type=up.content_type)
+            data = form
+        timeout = aiohttp.ClientTimeout(
+            total=remaining, connect=min(remaining, self._connect_timeout)
+        )
+        try:
+            async with session.request(
+                call.method,
+                url,
+                params=call.params,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                raise_for_status=False,
+            ) as resp:
+                body = await _read_body(resp, call)
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                return resp.status, body, retry_after
+        except _AttemptFailed:
+            raise
+        except Exception as exc:
+            self._translate(call, exc)
+
+    def _translate(self, call: Call, exc: BaseException) -> NoReturn:
+        """Map an aiohttp/OS exception to a PostmanError, noting whether it was sent."""
+        where = f"{call.method} {call.path}"
+        if self._closed:
+            raise ClientClosedError(f"{where}: the client was closed during the call") from exc
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            raise _AttemptFailed(
+                APIConnectionError(
+                    f"{where}: the server's TLS certificate was refused "
+                    f"({exc.certificate_error}); check base_url and your CA bundle"
+                ),
+                sent=False,
+                retryable=False,
+            ) from exc
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            raise _AttemptFailed(
+                APIConnectionError(f"{where}: could not connect to {exc.host}: {exc.strerror}"),
+                sent=False,
+            ) from exc
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            raise _AttemptFailed(
+                APITimeoutError(f"{where}: timed out connecting to Postman"), sent=False
+            ) from exc
+        if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+            raise _AttemptFailed(
+                APITimeoutError(f"{where}: Postman did not answer in time"), sent=True
+            ) from exc
+        if isinstance(exc, aiohttp.InvalidURL):
+            raise _AttemptFailed(
+                APIConnectionError(f"{where}: invalid URL"), sent=False, retryable=False
+            ) from exc
+        if isinstance(exc, (aiohttp.ClientError, OSError)):
+            detail = str(exc) or type(exc).__name__
+            raise _AttemptFailed(
+                APIConnectionError(f"{where}: connection failed after sending: {detail}"),
+                sent=True,
+            ) from exc
+        raise exc
+
+
+async def _read_body(resp: aiohttp.ClientResponse, call: Call) -> bytes:
+    """Read at most :data:`MAX_BODY_BYTES` of the body."""
+    length = resp.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise _AttemptFailed(_too_big(call, resp.status), sent=True, retryable=False)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _AttemptFailed(_too_big(call, resp.status), sent=True, retryable=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_big(call: Call, status: int) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"{call.method} {call.path}: response body is over {MAX_BODY_BYTES} bytes; refused",
+        status=status,
+        body=b"",
+    )
+
+
+def _api_error(call: Call, status: int, body: bytes, retry_after: float | None) -> APIError:
+    details = decode_error_body(body)
+    message = details.message or f"HTTP {status} with no message"
+    cls = error_class_for(status)
+    return cls(
+        message,
+        request=f"{call.method} {call.path}",
+        status=status,
+        code=details.code,
+        trace_id=details.trace_id,
+        body=body,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,297 @@
+"""Per-campaign rate limiting with priority lanes.
+
+Postman allows each campaign ``tps`` requests per second across every endpoint
+and drops the excess with a 429.  The server's window model is undocumented,
+so the client keeps the strictest promise: **no window of one second ever sees
+more than ``tps`` requests leave the client**.  It does so with a sliding log
+of the last grants: a request may leave at time ``t`` only if fewer than
+``tps`` grants happened in ``(t - period - margin, t]``.  Bursts are allowed
+(an OTP leaves at once when budget is free), and a steady stream runs at
+``tps / (period + margin)``.
+
+A leaky bucket such as ``aiolimiter.AsyncLimiter(10, 1)`` cannot keep that
+promise: it starts full, lets ``tps`` through at once and then drips at
+``tps`` per second, so the first second sees up to ``2 * tps - 1`` requests.
+
+Waiting requests are served by priority (:class:`Priority`), then in arrival
+order, so a send never waits behind a status read.  Cancelling a waiter gives
+its place back, including a slot it was granted but had not used yet.
+
+:class:`RateLimiter` is the small interface the client needs; a cross-process
+implementation (Redis, say) can replace :class:`SlidingWindowLimiter`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NoLimiter", "Priority", "RateLimiter", "SlidingWindowLimiter"]
+
+import asyncio
+import collections
+import enum
+import heapq
+import itertools
+import math
+from typing import Protocol, runtime_checkable
+
+from ._errors import ClientClosedError
+
+
+class Priority(enum.IntEnum):
+    """Which waiting request gets the next free slot: lower values first."""
+
+    #: Single and batch sends: OTPs are urgent.
+    SEND = 0
+    #: Single and batch retries.
+    RETRY = 1
+    #: Reads and list calls made by the caller.
+    READ = 2
+    #: Background status polling: only spare capacity.
+    POLL = 3
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """What the client needs from a rate limiter (one instance per campaign)."""
+
+    async def acquire(self, priority: Priority) -> None:
+        """Wait until one request of ``priority`` may leave now, and count it.
+
+        Cancelling the wait must give the place (and any slot already granted)
+        back.  Raises :class:`~postman_async.ClientClosedError` once closed.
+        """
+        ...
+
+    def slow_down(self, retry_after: float | None) -> None:
+        """Note that Postman answered 429: someone else may share the budget."""
+        ...
+
+    def close(self) -> None:
+        """Fail every waiter and every later acquire with ClientClosedError."""
+        ...
+
+
+class NoLimiter:
+    """A limiter that never waits (``tps=None``)."""
+
+    __slots__ = ("_closed",)
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    async def acquire(self, priority: Priority) -> None:
+        """Return at once, unless closed."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+
+    def slow_down(self, retry_after: float | None) -> None:
+        """Do nothing: there is no budget to shrink."""
+
+    def close(self) -> None:
+        """Refuse later acquires."""
+        self._closed = True
+
+
+class SlidingWindowLimiter:
+    """At most ``rate`` grants in any window of ``period`` seconds, by priority.
+
+    Args:
+        rate: requests allowed per ``period`` (Postman's TPS for the campaign).
+        period: the window length in seconds.
+        margin: seconds added to ``period`` so that scheduling jitter between
+            leaving the client and reaching Postman cannot squeeze two windows'
+            worth into one second on the server's clock.
+        slowdown: after a 429, the share of ``rate`` allowed during ``cooldown``.
+        cooldown: seconds that the reduced rate lasts after the latest 429.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_cooldown_until",
+        "_heap",
+        "_log",
+        "_loop",
+        "_not_before",
+        "_seq",
+        "_timer",
+        "cooldown",
+        "granted",
+        "margin",
+        "period",
+        "rate",
+        "slowdown",
+    )
+
+    #: Requests allowed per window.
+    rate: int
+    #: Window length, seconds.
+    period: float
+    #: Safety margin added to the window, seconds.
+    margin: float
+    #: Share of ``rate`` allowed while cooling down after a 429.
+    slowdown: float
+    #: How long the reduced rate lasts after the latest 429, seconds.
+    cooldown: float
+    #: Total slots handed out (and not given back).
+    granted: int
+
+    def __init__(
+        self,
+        rate: int,
+        *,
+        period: float = 1.0,
+        margin: float = 0.02,
+        slowdown: float = 0.5,
+        cooldown: float = 5.0,
+    ) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            raise ValueError(f"rate must be a whole number of requests >= 1, got {rate!r}")
+        if period <= 0 or margin < 0 or not 0 < slowdown <= 1 or cooldown < 0:
+            raise ValueError("period must be > 0, margin >= 0, 0 < slowdown <= 1, cooldown >= 0")
+        self.rate = rate
+        self.period = period
+        self.margin = margin
+        self.slowdown = slowdown
+        self.cooldown = cooldown
+        self.granted = 0
+        # Grant times within the last window, oldest first.
+        self._log: collections.deque[float] = collections.deque()
+        # Waiters: (priority, arrival order, future resolved with the grant time).
+        self._heap: list[tuple[int, int, asyncio.Future[float]]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._not_before = -math.inf
+        self._cooldown_until = -math.inf
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.rate} per {self.period:g}s "
+            f"waiting={self.waiting} granted={self.granted}>"
+        )
+
+    @property
+    def waiting(self) -> int:
+        """How many callers are waiting for a slot now."""
+        return sum(1 for _, _, fut in self._heap if not fut.done())
+
+    # ------------------------------------------------------------------ public
+
+    async def acquire(self, priority: Priority = Priority.READ) -> None:
+        """Wait for a slot for one request of ``priority``, then count it."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._heap and self._next_free(now) <= now:
+            self._grant(now)
+            return
+        fut: asyncio.Future[float] = loop.create_future()
+        heapq.heappush(self._heap, (int(priority), next(self._seq), fut))
+        self._dispatch()
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                # Granted, but the caller went away before using it: give it back.
+                self._give_back(fut.result())
+            self._forget_cancelled()
+            self._dispatch()
+            raise
+
+    def slow_down(self, retry_after: float | None) -> None:
+        """Shrink the budget for ``cooldown`` seconds after a 429.
+
+        When Postman says ``Retry-After``, nothing leaves before it has passed.
+        """
+        if self._loop is None:
+            return
+        now = self._loop.time()
+        self._cooldown_until = now + self.cooldown
+        if retry_after is not None and retry_after > 0:
+            self._not_before = max(self._not_before, now + retry_after)
+        self._dispatch()
+
+    def close(self) -> None:
+        """Fail every waiter with :class:`ClientClosedError`; refuse later acquires."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        heap, self._heap = self._heap, []
+        for _, _, fut in heap:
+            if not fut.done():
+                fut.set_exception(ClientClosedError("the client was closed while waiting"))
+
+    # ------------------------------------------------------------------ internals
+
+    def _capacity(self, now: float) -> int:
+        if now < self._cooldown_until:
+            return max(1, math.floor(self.rate * self.slowdown))
+        return self.rate
+
+    def _next_free(self, now: float) -> float:
+        """The earliest time a request may leave, given the grants so far."""
+        window = self.period + self.margin
+        log = self._log
+        while log and log[0] <= now - window:
+            log.popleft()
+        capacity = self._capacity(now)
+        earliest = max(now, self._not_before)
+        if len(log) < capacity:
+            return earliest
+        # The slot frees when the capacity-th most recent grant leaves the window.
+        return max(earliest, log[len(log) - capacity] + window)
+
+    def _grant(self, now: float) -> None:
+        self._log.append(now)
+        self.granted += 1
+
+    def _give_back(self, granted_at: float) -> None:
+        try:
+            self._log.remove(granted_at)
+        except ValueError:  # already out of the window: nothing to return
+            return
+        self.granted -= 1
+
+    def _forget_cancelled(self) -> None:
+        live = [entry for entry in self._heap if not entry[2].done()]
+        if len(live) != len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
+
+    def _dispatch(self) -> None:
+        """Hand free slots to waiters in priority order; arm a timer for the rest."""
+        if self._closed or self._loop is None:
+            return
+        loop = self._loop
+        heap = self._heap
+        while heap:
+            fut = heap[0][2]
+            if fut.done():  # cancelled while waiting
+                heapq.heappop(heap)
+                continue
+            now = loop.time()
+            at = self._next_free(now)
+            if at > now:
+                self._arm(at)
+                return
+            heapq.heappop(heap)
+            self._grant(now)
+            fut.set_result(now)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, at: float) -> None:
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= at:
+                return
+            timer.cancel()
+        assert self._loop is not None
+        self._timer = self._loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()

@@ -1,0 +1,116 @@
+"""Retry policy: which failures are retried, and how long to wait between tries.
+
+Pure functions of the attempt number, the response and the clock, so they are
+tested without an event loop.
+
+What is safe to retry:
+
+* **429** always: Postman dropped the request without processing it.
+* **Connection failures before the request was sent** (refused, DNS, connect
+  timeout) always: nothing reached Postman.
+* **5xx, timeouts and dropped connections after the request was sent**: safe
+  for reads and for the retry endpoints (re-asking for a retry of a message that
+  is already retrying fails with a 400, it does not send twice).  For sends
+  this is *ambiguous*: Postman has no idempotency key, so the SMS may already
+  exist.  :class:`AmbiguousSendPolicy` says what the client does then.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AmbiguousSendPolicy", "RetryPolicy", "backoff_delay", "parse_retry_after"]
+
+import datetime as dt
+import email.utils
+import enum
+import math
+import random
+from collections.abc import Callable
+
+import msgspec
+
+
+class AmbiguousSendPolicy(enum.Enum):
+    """What a send does when its outcome is unknown (5xx or timeout after sending).
+
+    * ``RAISE`` (default): raise the error with ``message_may_exist=True`` and
+      let the caller decide.  Never sends twice.
+    * ``RECONCILE``: list the campaign's newest messages for that recipient; if
+      one created since the call began has the same values, return it,
+      otherwise send again.  Costs one list call; a message Postman creates
+      *after* the check can still be doubled, and each resend is logged at
+      WARNING.
+    * ``RESEND``: send again at once, as for any other retryable failure.  May
+      text a citizen twice.
+    """
+
+    RAISE = "raise"
+    RECONCILE = "reconcile"
+    RESEND = "resend"
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How a call retries.
+
+    Attributes:
+        max_attempts: attempts per call, the first included (1 disables retries).
+        base_delay: seconds; the backoff before retry ``n`` is drawn uniformly from
+            ``[0, min(max_delay, base_delay * 2 ** (n - 1))]`` ("full jitter").
+        max_delay: seconds; the cap on one backoff.
+        ambiguous_sends: what a send does when its outcome is unknown.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    ambiguous_sends: AmbiguousSendPolicy = AmbiguousSendPolicy.RAISE
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("base_delay and max_delay must not be negative")
+
+    def delay(self, retry: int, *, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
+        return backoff_delay(retry, base=self.base_delay, cap=self.max_delay, rand=rand)
+
+    @classmethod
+    def no_backoff(cls, max_attempts: int = 5) -> RetryPolicy:
+        """A policy that retries at once: for tests of code that uses the client."""
+        return cls(max_attempts=max_attempts, base_delay=0.0, max_delay=0.0)
+
+
+def backoff_delay(
+    retry: int,
+    *,
+    base: float,
+    cap: float,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**(retry-1))]``."""
+    ceiling = min(cap, base * 2.0 ** max(0, retry - 1))
+    return ceiling * rand()
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date).
+
+    Returns ``None`` for a missing or unreadable header, never a negative number.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (when - now).total_seconds())
