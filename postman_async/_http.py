@@ -203,6 +203,7 @@ class Transport:
                 status, body, retry_after = await self._attempt(call, deadline - loop.time())
             except _AttemptFailed as failed:
                 error = failed.error
+                error.__cause__ = failed.__cause__  # keep the transport error for debugging
                 ambiguous = failed.sent and call.kind is CallKind.CREATES_MESSAGES
                 may_exist = may_exist or ambiguous
                 retryable = failed.retryable and (

@@ -35,5 +35,3 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
-
-
