@@ -23,11 +23,13 @@ from ._errors import (
     RateLimitError,
     ResponseDecodeError,
     ServerError,
+    TrackingTimeoutError,
     ValidationError,
 )
 from ._limits import NoLimiter, Priority, RateLimiter, SlidingWindowLimiter
 from ._models import Attempt, BatchReceipt, Language, Message, MessageStatus, Page, PageInfo
 from ._retry import AmbiguousSendPolicy, RetryPolicy
+from ._tracking import TrackingPolicy
 from ._version import __version__
 
 __all__ = [
@@ -62,6 +64,8 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SlidingWindowLimiter",
+    "TrackingPolicy",
+    "TrackingTimeoutError",
     "ValidationError",
     "__version__",
 ]

@@ -8,8 +8,10 @@ import enum
 import logging
 import os
 import pathlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Final, Union
+
+import msgspec
 
 from ._batch import TEST_MAX_ROWS, build_csv, check_csv, check_size
 from ._errors import (
@@ -17,6 +19,7 @@ from ._errors import (
     ClientClosedError,
     PostmanError,
     ResponseDecodeError,
+    TrackingTimeoutError,
     ValidationError,
 )
 from ._http import Call, CallKind, Transport, Upload, check_base_url
@@ -33,6 +36,7 @@ from ._models import (
     encode_send,
 )
 from ._retry import AmbiguousSendPolicy, RetryPolicy
+from ._tracking import RETRYABLE_DELIVERY_ERRORS, Tracker, TrackingPolicy, is_final
 from ._validate import (
     Secret,
     check_api_key,
@@ -97,6 +101,7 @@ class PostmanClient:
         limiter_factory: ``(campaign_id, tps) -> RateLimiter``, to share the rate
             budget beyond this process; by default an in-process
             :class:`SlidingWindowLimiter`.
+        tracking: how the status tracker polls (see :class:`TrackingPolicy`).
 
     Example::
 
@@ -121,6 +126,7 @@ class PostmanClient:
         retry: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
         limiter_factory: LimiterFactory | None = None,
+        tracking: TrackingPolicy | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
@@ -137,6 +143,9 @@ class PostmanClient:
         )
         self._limiter_factory = limiter_factory or _default_limiter
         self._limiters: dict[str, tuple[int | None, RateLimiter]] = {}
+        self._trackers: dict[str, Tracker] = {}
+        #: How the status tracker polls.
+        self.tracking = tracking or TrackingPolicy()
         self._state = _State.OPEN
 
     def __repr__(self) -> str:
@@ -174,6 +183,8 @@ class PostmanClient:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        for tracker in self._trackers.values():
+            await tracker.close()
         for _, limiter in self._limiters.values():
             limiter.close()
         await self._transport.close()
@@ -242,6 +253,12 @@ class PostmanClient:
         """The rate limiter shared by a campaign's handles, or ``None`` before the first."""
         entry = self._limiters.get(campaign_id)
         return None if entry is None else entry[1]
+
+    def _tracker_for(self, campaign: Campaign) -> Tracker:
+        tracker = self._trackers.get(campaign.id)
+        if tracker is None:
+            tracker = self._trackers[campaign.id] = Tracker(campaign, self.tracking)
+        return tracker
 
     async def _request(self, call: Call) -> tuple[int, bytes]:
         self._check_open()
@@ -419,9 +436,17 @@ class Campaign:
             msg = await otp.get_message(msg.id)
             print(msg.latest_status, msg.error_code)
         """
-        call = self._call(
-            "GET", f"/messages/{path_segment('message_id', message_id)}", Priority.READ, timeout
-        )
+        return await self._get_message(message_id, timeout=timeout)
+
+    async def _get_message(
+        self,
+        message_id: str,
+        *,
+        priority: Priority = Priority.READ,
+        timeout: float | None = None,
+    ) -> Message:
+        segment = path_segment("message_id", message_id)
+        call = self._call("GET", f"/messages/{segment}", priority, timeout)
         status, raw = await self._client._request(call)
         return decode_message(raw, status)
 
@@ -594,6 +619,137 @@ class Campaign:
                 )
             after = cursor
 
+    async def _poll_page(self, batch_id: str | None, after: str | None) -> Page:
+        path = "/messages" if batch_id is None else self._batch_path(batch_id, "/messages")
+        return await self._page(
+            path,
+            search=None,
+            limit=MAX_PAGE_SIZE,
+            after=after,
+            before=None,
+            timeout=None,
+            priority=Priority.POLL,
+        )
+
+    # ------------------------------------------------------------------ tracking
+
+    def track(
+        self,
+        messages: Iterable[Message | str] = (),
+        *,
+        batches: Iterable[BatchReceipt | str] = (),
+        retry_failed: bool | Collection[str] = False,
+    ) -> AsyncIterator[Message]:
+        """Follow messages (and whole batches) until every one is final.
+
+        Yields a :class:`Message` each time one changes status; ends when all
+        are final (``success``, ``failure``, or ``sent_to_telco`` that the
+        client's :class:`TrackingPolicy` counts as final).  All trackers of a
+        campaign share one polling loop at the lowest priority, reading
+        statuses a page of 1,000 at a time: sends never wait behind it.
+
+        Args:
+            messages: messages (as returned by :meth:`send`) or their IDs.
+                Passing messages lets the tracker stop reading pages sooner.
+            batches: batch receipts (from :meth:`send_batch`) or batch IDs.
+            retry_failed: retry messages that fail with a retryable delivery
+                error (``True``: ``recipient_unavailable``; or give the error
+                codes), within Postman's 3 attempts.
+
+        Example::
+
+            async for m in otp.track(sent):
+                print(m.id, m.latest_status)
+        """
+        codes: Collection[str]
+        if retry_failed is True:
+            codes = RETRYABLE_DELIVERY_ERRORS
+        elif retry_failed is False:
+            codes = ()
+        else:
+            codes = retry_failed
+        return self._client._tracker_for(self).follow(messages, batches, codes)
+
+    async def wait_for(
+        self,
+        messages: Iterable[Message | str],
+        *,
+        timeout: float | None = None,
+        retry_failed: bool | Collection[str] = False,
+    ) -> dict[str, Message]:
+        """Wait until every message is final; return them by ID.
+
+        Args:
+            messages: messages or message IDs.
+            timeout: seconds to wait at most (``None``: no limit).
+            retry_failed: as for :meth:`track`.
+
+        Raises:
+            TrackingTimeoutError: time ran out; it carries ``messages`` (latest
+                known) and ``pending`` (IDs not final yet).
+
+        Example::
+
+            final = await otp.wait_for([msg], timeout=60)
+            print(final[msg.id].latest_status)
+        """
+        items = list(messages)
+        known = {m.id: m for m in items if isinstance(m, Message)}
+        wanted = {m.id if isinstance(m, Message) else m for m in items}
+        return await self._wait(
+            self.track(items, retry_failed=retry_failed), known, wanted, timeout
+        )
+
+    async def wait_for_batch(
+        self,
+        batch: BatchReceipt | str,
+        *,
+        timeout: float | None = None,
+        retry_failed: bool | Collection[str] = False,
+    ) -> dict[str, Message]:
+        """Wait until every message of a batch is final; return them by ID.
+
+        Pass the :class:`BatchReceipt` from :meth:`send_batch` when you can:
+        it knows how many rows the batch has.
+
+        Raises:
+            TrackingTimeoutError: time ran out, with what is known so far.
+        """
+        stream = self.track(batches=[batch], retry_failed=retry_failed)
+        return await self._wait(stream, {}, None, timeout)
+
+    async def _wait(
+        self,
+        stream: AsyncIterator[Message],
+        latest: dict[str, Message],
+        wanted: set[str] | None,
+        timeout: float | None,
+    ) -> dict[str, Message]:
+        async def consume() -> None:
+            async for message in stream:
+                latest[message.id] = message
+
+        try:
+            await asyncio.wait_for(consume(), timeout)
+        except asyncio.TimeoutError:
+            now = dt.datetime.now(dt.timezone.utc)
+            ids = wanted if wanted is not None else set(latest)
+            pending = {
+                i
+                for i in ids
+                if i not in latest or not is_final(latest[i], self._client.tracking, now)
+            }
+            raise TrackingTimeoutError(
+                f"{len(pending)} of {len(ids)} messages were not final after {timeout:g} s",
+                messages=dict(latest),
+                pending=pending,
+            ) from None
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return latest
+
     # ------------------------------------------------------------------ batches
 
     def _batch_path(self, batch_id: str, suffix: str) -> str:
@@ -634,15 +790,15 @@ class Campaign:
         """
         max_rows = self._client.batch_row_limit
         if isinstance(rows, bytes):
-            check_csv(rows, max_rows=max_rows)
+            count = check_csv(rows, max_rows=max_rows)
             data, name = rows, filename or "batch.csv"
         elif isinstance(rows, (str, os.PathLike)):
             path = pathlib.Path(rows)
             data = await asyncio.to_thread(_read_csv_file, path)
-            check_csv(data, max_rows=max_rows)
+            count = check_csv(data, max_rows=max_rows)
             name = filename or path.name
         else:
-            data, _ = build_csv(
+            data, count = build_csv(
                 rows, default_language=normalize_language(language), max_rows=max_rows
             )
             name = filename or "batch.csv"
@@ -674,7 +830,8 @@ class Campaign:
                 body=raw,
                 message_may_exist=True,
             )
-        return receipt
+        # Postman does not echo the row count; keep ours so trackers know when a batch is whole.
+        return msgspec.structs.replace(receipt, num_rows=receipt.num_rows or count)
 
     async def retry_batch(self, batch_id: str, *, timeout: float | None = None) -> None:
         """Re-attempt every failed message of a batch (IDs are kept).

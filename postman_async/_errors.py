@@ -8,6 +8,7 @@ exception ever reaches the caller::
     ├── ClientClosedError          the client was closed before or during the call
     ├── LimiterTimeoutError        the deadline ran out waiting for the campaign's rate budget
     ├── BatchRejectedError         Postman checked a batch CSV and refused it (isValid: false)
+    ├── TrackingTimeoutError       wait_for ran out of time before every message was final
     ├── APIConnectionError         no usable HTTP response (refused, reset, TLS failure)
     │   └── APITimeoutError        the server did not answer in time
     ├── ResponseDecodeError        a 2xx response whose body is not what the API documents
@@ -46,13 +47,14 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
+    "TrackingTimeoutError",
     "ValidationError",
 ]
 
 import typing
 
 if typing.TYPE_CHECKING:
-    from ._models import BatchReceipt
+    from ._models import BatchReceipt, Message
 
 #: How much of a response body an exception keeps (bodies can be large HTML pages).
 _BODY_LIMIT = 2048
@@ -102,6 +104,20 @@ class BatchRejectedError(PostmanError):
     def __init__(self, message: str, *, receipt: BatchReceipt) -> None:
         super().__init__(message)
         self.receipt = receipt
+
+
+class TrackingTimeoutError(PostmanError):
+    """``wait_for`` ran out of time before every message was final.
+
+    Attributes:
+        messages: the latest known state of every message seen so far.
+        pending: IDs that were not final yet (or never seen).
+    """
+
+    def __init__(self, message: str, *, messages: dict[str, Message], pending: set[str]) -> None:
+        super().__init__(message)
+        self.messages = messages
+        self.pending = pending
 
 
 class APIConnectionError(PostmanError):

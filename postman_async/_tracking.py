@@ -1,0 +1,384 @@
+"""The status tracker: follows many messages for a handful of API calls.
+
+Postman has no webhooks, and every status read spends the campaign's rate
+budget.  One :class:`Tracker` per campaign runs one polling loop for every
+caller waiting on that campaign (two callers waiting on one ID cost one
+poll).  Each round it picks the cheapest way to learn what changed:
+
+* a few messages: one ``GET /messages/{id}`` each;
+* many messages: list pages of the campaign (1,000 messages a call, newest
+  first), stopping as soon as every tracked message has been seen;
+* batches: list pages of each tracked batch.
+
+Polls use the lowest priority of the campaign's limiter, so they never delay a
+send.  The interval grows (with jitter) while nothing changes and drops back to
+the minimum when something does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ._errors import (
+    APIConnectionError,
+    ClientClosedError,
+    LimiterTimeoutError,
+    NotFoundError,
+    PostmanError,
+    RateLimitError,
+    ServerError,
+)
+from ._limits import Priority
+from ._models import BatchReceipt, Message, MessageStatus
+from ._validate import path_segment
+
+if TYPE_CHECKING:
+    from ._client import Campaign
+
+logger = logging.getLogger(__name__)
+
+#: Delivery errors worth another attempt when the caller asks for retries.
+RETRYABLE_DELIVERY_ERRORS: frozenset[str] = frozenset({"recipient_unavailable"})
+#: Postman's cap on attempts per message.
+MAX_ATTEMPTS = 3
+_TRANSIENT = (APIConnectionError, LimiterTimeoutError, RateLimitError, ServerError)
+
+
+class TrackingPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How the status tracker polls.
+
+    Attributes:
+        min_interval: seconds between polls while statuses are changing.
+        max_interval: seconds between polls at most, after a quiet spell.
+        backoff: factor the interval grows by after a round with no change.
+        jitter: share (0 to 1) by which each interval is randomly shortened or
+            lengthened, so that many processes do not poll in step.
+        telco_final_after: seconds after which ``sent_to_telco`` counts as final
+            (Postman: no update is likely after 48 hours).
+        foreign_final: treat ``sent_to_telco`` as final at once for numbers
+            outside Singapore (Postman: telcos abroad rarely report delivery).
+        get_threshold: poll with single GETs while at most this many messages
+            are pending (and no batch is tracked); list pages above it.
+    """
+
+    min_interval: float = 1.0
+    max_interval: float = 30.0
+    backoff: float = 1.5
+    jitter: float = 0.2
+    telco_final_after: float = 48 * 3600.0
+    foreign_final: bool = False
+    get_threshold: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_interval <= self.max_interval:
+            raise ValueError("need 0 < min_interval <= max_interval")
+        if self.backoff < 1 or not 0 <= self.jitter < 1:
+            raise ValueError("need backoff >= 1 and 0 <= jitter < 1")
+
+
+def is_final(message: Message, policy: TrackingPolicy, now: dt.datetime) -> bool:
+    """Whether no further status change is expected for ``message``.
+
+    ``success`` and ``failure`` are final; ``sent_to_telco`` becomes final
+    after ``policy.telco_final_after`` seconds since its last update, or at
+    once for foreign numbers when ``policy.foreign_final`` is set.
+    """
+    status = message.latest_status
+    if status.is_final:
+        return True
+    if status is not MessageStatus.SENT_TO_TELCO:
+        return False
+    if policy.foreign_final and message.recipient and not message.recipient.startswith("65"):
+        return True
+    since = message.updated_at or message.created_at
+    return since is not None and (now - since).total_seconds() >= policy.telco_final_after
+
+
+def attempts_used(message: Message) -> int:
+    """How many delivery attempts a message has had, as far as Postman said."""
+    return message.num_attempts or len(message.attempts) or 1
+
+
+class _Watch:
+    """One caller's interest: the IDs and batches it waits for, and a queue of updates."""
+
+    def __init__(
+        self,
+        ids: dict[str, Message | None],
+        batches: dict[str, int | None],
+        retry_codes: frozenset[str],
+    ) -> None:
+        self.pending: dict[str, Message | None] = ids
+        self.batches = batches  # batch id -> expected number of messages, if known
+        self.batch_seen: dict[str, set[str]] = {b: set() for b in batches}
+        self.latest: dict[str, Message] = {m.id: m for m in ids.values() if m is not None}
+        self.retry_codes = retry_codes
+        self.queue: asyncio.Queue[Message | BaseException | None] = asyncio.Queue()
+        self.done = False
+
+
+class Tracker:
+    """The shared polling loop of one campaign (see the module docstring).
+
+    Args:
+        campaign: the handle used for polling.
+        policy: polling intervals and finality rules.
+        wall_clock: returns "now" as an aware datetime (tests pin it).
+        rand: random source for jitter.
+    """
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        policy: TrackingPolicy,
+        *,
+        wall_clock: Callable[[], dt.datetime] | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.campaign = campaign
+        self.policy = policy
+        self._wall = wall_clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._rand = rand
+        self._watches: list[_Watch] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._last_pages = 1
+        #: Status-read calls spent so far (GETs and list pages).
+        self.calls = 0
+        #: Retry calls made for failed messages.
+        self.retries = 0
+
+    # ------------------------------------------------------------------ public
+
+    async def follow(
+        self,
+        messages: Iterable[Message | str],
+        batches: Iterable[BatchReceipt | str],
+        retry_codes: Collection[str],
+    ) -> AsyncIterator[Message]:
+        """Yield each tracked message whenever its status changes, until all are final."""
+        ids: dict[str, Message | None] = {}
+        for item in messages:
+            if isinstance(item, Message):
+                ids[item.id] = item
+            else:
+                path_segment("message_id", item)
+                ids.setdefault(item, None)
+        expected: dict[str, int | None] = {}
+        for batch in batches:
+            if isinstance(batch, BatchReceipt):
+                if batch.batch_id:
+                    expected[batch.batch_id] = batch.num_rows
+            else:
+                path_segment("batch_id", batch)
+                expected[batch] = None
+        watch = _Watch(ids, expected, frozenset(retry_codes))
+        now = self._wall()
+        for mid, known in list(ids.items()):
+            if known is not None and is_final(known, self.policy, now):
+                del watch.pending[mid]
+        if not watch.pending and not watch.batches:
+            return
+        self._watches.append(watch)
+        self._ensure_running()
+        try:
+            while True:
+                update = await watch.queue.get()
+                if update is None:
+                    return
+                if isinstance(update, BaseException):
+                    raise update
+                yield update
+        finally:
+            watch.done = True
+            with contextlib.suppress(ValueError):
+                self._watches.remove(watch)
+
+    async def close(self) -> None:
+        """Stop polling; waiting callers end with ClientClosedError."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for watch in self._watches:
+            watch.queue.put_nowait(ClientClosedError("the client was closed while tracking"))
+        self._watches.clear()
+
+    # ------------------------------------------------------------------ loop
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"postman-tracker-{self.campaign.id}"
+            )
+        else:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        interval = self.policy.min_interval
+        while True:
+            await self._sleep(interval)
+            self._watches = [w for w in self._watches if not w.done]
+            if not self._watches:
+                return
+            try:
+                changed = await self._round()
+            except _TRANSIENT as exc:
+                logger.info("status poll failed (%s); trying again later", type(exc).__name__)
+                changed = False
+            except PostmanError as exc:
+                logger.warning("status tracking stopped: %s", exc)
+                for watch in self._watches:
+                    watch.queue.put_nowait(exc)
+                self._watches.clear()
+                return
+            if changed:
+                interval = self.policy.min_interval
+            else:
+                interval = min(self.policy.max_interval, interval * self.policy.backoff)
+
+    async def _sleep(self, interval: float) -> None:
+        spread = self.policy.jitter * (2 * self._rand() - 1)
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), interval * (1 + spread))
+
+    # ------------------------------------------------------------------ one round
+
+    async def _round(self) -> bool:
+        """Poll once; hand updates to the watchers; return whether anything changed."""
+        now = self._wall()
+        wanted: dict[str, Message | None] = {}
+        batches: set[str] = set()
+        for watch in self._watches:
+            for mid, known in watch.pending.items():
+                if wanted.get(mid) is None:
+                    wanted[mid] = known
+            batches.update(b for b in watch.batches if not self._batch_done(watch, b, now))
+        updates: list[tuple[str | None, Message]] = []
+        for batch_id in sorted(batches):
+            updates.extend((batch_id, m) for m in await self._scan(batch_id, {}))
+        listed = {m.id for _, m in updates}
+        missing = {k: v for k, v in wanted.items() if k not in listed}
+        if missing:
+            if len(missing) <= max(self.policy.get_threshold, self._last_pages):
+                found = await self._get_each(missing)
+            else:
+                found = await self._scan(None, missing)
+            updates.extend((None, m) for m in found)
+        return await self._dispatch(updates)
+
+    async def _get_each(self, ids: dict[str, Message | None]) -> list[Message]:
+        found = []
+        for mid in ids:
+            self.calls += 1
+            try:
+                found.append(await self.campaign._get_message(mid, priority=Priority.POLL))
+            except NotFoundError as exc:
+                self._fail_id(mid, exc)
+        return found
+
+    async def _scan(self, batch_id: str | None, wanted: dict[str, Message | None]) -> list[Message]:
+        """Walk list pages newest first.
+
+        A batch listing is read whole.  The campaign listing stops once every
+        wanted message was seen, or once past the oldest of them.
+        """
+        times = [m.created_at for m in wanted.values() if m is not None and m.created_at]
+        oldest = min(times) if times and len(times) == len(wanted) else None
+        remaining = set(wanted)
+        found: list[Message] = []
+        after: str | None = None
+        pages = 0
+        while True:
+            page = await self.campaign._poll_page(batch_id, after)
+            pages += 1
+            self.calls += 1
+            for message in page.messages:
+                if batch_id is not None or message.id in remaining:
+                    found.append(message)
+                    remaining.discard(message.id)
+            info = page.page_info
+            if not info.has_next_page or not info.end_cursor or not page.messages:
+                break
+            if batch_id is None:
+                last = page.messages[-1].created_at
+                if not remaining or (oldest is not None and last is not None and last < oldest):
+                    break
+            after = info.end_cursor
+        if batch_id is None:
+            self._last_pages = pages
+            if remaining:  # not in the listing: ask for them one by one
+                found.extend(await self._get_each({k: wanted[k] for k in remaining}))
+        return found
+
+    def _fail_id(self, message_id: str, exc: PostmanError) -> None:
+        for watch in self._watches:
+            if message_id in watch.pending and not watch.done:
+                watch.queue.put_nowait(exc)
+                watch.done = True
+
+    async def _dispatch(self, updates: list[tuple[str | None, Message]]) -> bool:
+        now = self._wall()
+        changed = False
+        for batch_id, message in updates:
+            watches = [
+                w
+                for w in self._watches
+                if not w.done
+                and (message.id in w.pending or (batch_id is not None and batch_id in w.batches))
+            ]
+            if not watches:
+                continue
+            codes = frozenset().union(*(w.retry_codes for w in watches))
+            if codes:
+                message = await self._maybe_retry(message, codes)  # noqa: PLW2901
+            final = is_final(message, self.policy, now)
+            for watch in watches:
+                if batch_id is not None and batch_id in watch.batches:
+                    watch.batch_seen[batch_id].add(message.id)
+                previous = watch.latest.get(message.id)
+                watch.latest[message.id] = message
+                if message.id in watch.pending:
+                    if final:
+                        del watch.pending[message.id]
+                    else:
+                        watch.pending[message.id] = message
+                if previous is None or previous.latest_status != message.latest_status:
+                    changed = True
+                    watch.queue.put_nowait(message)
+        for watch in self._watches:
+            if watch.done or watch.pending:
+                continue
+            if all(self._batch_done(watch, b, now) for b in watch.batches):
+                watch.queue.put_nowait(None)
+                watch.done = True
+        return changed
+
+    def _batch_done(self, watch: _Watch, batch_id: str, now: dt.datetime) -> bool:
+        seen = watch.batch_seen[batch_id]
+        expected = watch.batches[batch_id]
+        if not seen or (expected is not None and len(seen) < expected):
+            return False
+        return all(is_final(watch.latest[mid], self.policy, now) for mid in seen)
+
+    async def _maybe_retry(self, message: Message, codes: frozenset[str]) -> Message:
+        if message.latest_status is not MessageStatus.FAILURE:
+            return message
+        if not message.attempts:  # the listing may omit attempts: fetch the reason
+            self.calls += 1
+            message = await self.campaign._get_message(message.id, priority=Priority.POLL)
+        if message.error_code not in codes or attempts_used(message) >= MAX_ATTEMPTS:
+            return message
+        self.retries += 1
+        logger.info("message %s failed with %s; retrying it", message.id, message.error_code)
+        return await self.campaign.retry(message.id)

@@ -1,0 +1,346 @@
+"""The status tracker, on a virtual clock against an in-memory fake campaign."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+from typing import Any
+
+import msgspec
+import pytest
+
+from postman_async import (
+    Attempt,
+    AuthenticationError,
+    BatchReceipt,
+    Message,
+    MessageStatus,
+    NotFoundError,
+    Page,
+    PageInfo,
+    Priority,
+    ServerError,
+)
+from postman_async._tracking import Tracker, TrackingPolicy, is_final
+
+from .conftest import run_virtual
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+FAST = TrackingPolicy(min_interval=1.0, max_interval=8.0, backoff=2.0, jitter=0.0)
+
+
+class FakeCampaign:
+    """Serves messages from a dict; statuses change when the test says so."""
+
+    id = "c1"
+
+    def __init__(self, count: int = 0, *, page_size: int = 1000) -> None:
+        self.messages: dict[str, Message] = {}
+        self.batches: dict[str, list[str]] = {}
+        self.page_size = page_size
+        self.calls: list[tuple[str, Any]] = []
+        self.priorities: list[Priority] = []
+        self.fail_with: BaseException | None = None
+        for i in range(count):
+            self.add(f"m{i:05d}", T0 + dt.timedelta(seconds=i))
+
+    def add(self, mid: str, created: dt.datetime, recipient: str = "6591234567") -> Message:
+        msg = Message(
+            id=mid,
+            latest_status=MessageStatus.CREATED,
+            recipient=recipient,
+            created_at=created,
+            updated_at=created,
+        )
+        self.messages[mid] = msg
+        return msg
+
+    def set(self, mid: str, status: str, **extra: Any) -> None:
+        self.messages[mid] = msgspec.structs.replace(
+            self.messages[mid], latest_status=MessageStatus(status), **extra
+        )
+
+    def set_all(self, status: str) -> None:
+        for mid in self.messages:
+            self.set(mid, status)
+
+    def _check(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    async def _get_message(self, mid: str, *, priority: Priority) -> Message:
+        self.calls.append(("get", mid))
+        self.priorities.append(priority)
+        self._check()
+        if mid not in self.messages:
+            raise NotFoundError("no such message", status=404)
+        return self.messages[mid]
+
+    async def _poll_page(self, batch_id: str | None, after: str | None) -> Page:
+        self.calls.append(("batch" if batch_id else "list", after))
+        self._check()
+        if batch_id is None:
+            ordered = sorted(self.messages.values(), key=lambda m: m.created_at or T0, reverse=True)
+        else:
+            ordered = [self.messages[mid] for mid in reversed(self.batches[batch_id])]
+        start = int(after or 0)
+        chunk = ordered[start : start + self.page_size]
+        more = start + self.page_size < len(ordered)
+        return Page(
+            tuple(chunk),
+            PageInfo(has_next_page=more, end_cursor=str(start + self.page_size)),
+        )
+
+    async def retry(self, mid: str) -> Message:
+        self.calls.append(("retry", mid))
+        msg = self.messages[mid]
+        self.messages[mid] = msgspec.structs.replace(
+            msg,
+            latest_status=MessageStatus.CREATED,
+            num_attempts=(msg.num_attempts or 1) + 1,
+        )
+        return self.messages[mid]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.calls if k == kind)
+
+
+def tracker(fake: FakeCampaign, policy: TrackingPolicy = FAST, now: dt.datetime = T0) -> Tracker:
+    return Tracker(fake, policy, wall_clock=lambda: now, rand=lambda: 0.5)  # type: ignore[arg-type]
+
+
+async def collect(stream: Any) -> list[Message]:
+    return [m async for m in stream]
+
+
+def test_many_messages_cost_one_list_page_per_round() -> None:
+    fake = FakeCampaign(3000)
+    trk = tracker(fake)
+    sent = list(fake.messages.values())
+
+    async def main() -> list[Message]:
+        async def progress() -> None:
+            await asyncio.sleep(1.5)  # rounds at t=1 (quiet), then t=3
+            fake.set_all("sent")
+            await asyncio.sleep(2.0)  # seen at t=3; the interval drops to 1: t=4
+            fake.set_all("success")
+
+        task = asyncio.create_task(progress())
+        updates = await collect(trk.follow(sent, (), ()))
+        await task
+        return updates
+
+    updates = run_virtual(main)
+    assert len(updates) == 6000  # each message: sent, then success
+    assert {m.latest_status for m in updates[-3000:]} == {MessageStatus.SUCCESS}
+    # Three rounds of three pages each: 9 calls for 3,000 messages.
+    assert fake.count("get") == 0
+    assert fake.count("list") == 9
+    assert trk.calls == fake.count("list")
+    assert trk.calls / len(sent) < 0.01
+
+
+def test_scan_stops_past_the_oldest_tracked_message() -> None:
+    fake = FakeCampaign(5000)  # newest first: m04999 .. m00000
+    tracked = [fake.messages[f"m{i:05d}"] for i in range(4990, 5000)] + [fake.messages["m04000"]]
+
+    async def main() -> None:
+        trk = tracker(fake)
+        stream = trk.follow(tracked, (), ())
+        waiter = asyncio.create_task(collect(stream))
+        await asyncio.sleep(1.5)
+        fake.set_all("success")
+        await waiter
+
+    run_virtual(main)
+    # m04000 is on page 2 of 5; no round needed pages 3-5.
+    assert max(int(after or 0) for kind, after in fake.calls if kind == "list") <= 1000
+
+
+def test_few_messages_use_single_gets() -> None:
+    fake = FakeCampaign(1000)
+    one = fake.messages["m00007"]
+
+    async def main() -> dict[str, Message]:
+        trk = tracker(fake)
+        stream = trk.follow([one], (), ())
+        task = asyncio.create_task(collect(stream))
+        await asyncio.sleep(2.5)
+        fake.set("m00007", "failure")
+        updates = await task
+        return {m.id: m for m in updates}
+
+    final = run_virtual(main)
+    assert final["m00007"].latest_status is MessageStatus.FAILURE
+    assert fake.count("list") == 0
+    assert fake.count("get") >= 2
+
+
+def test_two_waiters_on_one_id_share_one_poll_and_polls_use_lowest_priority() -> None:
+    fake = FakeCampaign(1)
+    msg = fake.messages["m00000"]
+
+    async def main() -> None:
+        trk = tracker(fake)
+        a = asyncio.create_task(collect(trk.follow([msg], (), ())))
+        b = asyncio.create_task(collect(trk.follow(["m00000"], (), ())))
+        await asyncio.sleep(1.5)  # one round at t=1
+        assert fake.count("get") == 1
+        fake.set("m00000", "success")
+        got_a, got_b = await asyncio.gather(a, b)
+        assert [m.latest_status for m in got_a] == [MessageStatus.SUCCESS]
+        # b passed a bare ID: it also sees the first observation.
+        assert got_b[-1].latest_status is MessageStatus.SUCCESS
+
+    run_virtual(main)
+    assert fake.count("get") == 2
+    assert set(fake.priorities) == {Priority.POLL}
+
+
+def test_interval_backs_off_while_quiet_and_tightens_on_change() -> None:
+    fake = FakeCampaign(1)
+    times: list[float] = []
+    original = fake._get_message
+
+    async def timed(mid: str, *, priority: Priority) -> Message:
+        times.append(asyncio.get_running_loop().time())
+        return await original(mid, priority=priority)
+
+    fake._get_message = timed  # type: ignore[method-assign]
+
+    async def main() -> None:
+        trk = tracker(fake)
+        task = asyncio.create_task(collect(trk.follow(["m00000"], (), ())))
+        await asyncio.sleep(16.5)
+        fake.set("m00000", "sent")
+        await asyncio.sleep(8.0)  # t=24.5: after the poll at t=24 saw "sent"
+        fake.set("m00000", "success")
+        await task
+
+    run_virtual(main)
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+    # t=1: first sight of a bare ID counts as a change; then quiet: 2, 4, 8, 8 (the cap);
+    # "sent" seen at t=24 -> back to 1 s.
+    assert times[0] == pytest.approx(1.0)
+    assert gaps == [1.0, 2.0, 4.0, 8.0, 8.0, 1.0]
+
+
+def test_cancelled_waiter_stops_polling() -> None:
+    fake = FakeCampaign(1)
+
+    async def main() -> None:
+        trk = tracker(fake)
+        task = asyncio.create_task(collect(trk.follow(["m00000"], (), ())))
+        await asyncio.sleep(3.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        before = len(fake.calls)
+        await asyncio.sleep(60)
+        assert len(fake.calls) <= before + 1  # at most the round already under way
+        assert trk._task is not None and trk._task.done()
+
+    run_virtual(main)
+
+
+def test_sent_to_telco_is_final_after_48h_or_at_once_abroad() -> None:
+    policy = TrackingPolicy(foreign_final=True)
+    local = Message(
+        id="a",
+        latest_status=MessageStatus.SENT_TO_TELCO,
+        recipient="6591234567",
+        updated_at=T0,
+    )
+    foreign = msgspec.structs.replace(local, recipient="60123456789")
+    assert not is_final(local, policy, T0 + dt.timedelta(hours=47))
+    assert is_final(local, policy, T0 + dt.timedelta(hours=48))
+    assert is_final(foreign, policy, T0)
+    assert not is_final(foreign, TrackingPolicy(), T0)
+    unknown = msgspec.structs.replace(local, latest_status=MessageStatus("queued_somewhere"))
+    assert not is_final(unknown, policy, T0 + dt.timedelta(days=30))
+
+
+def test_batch_tracking_waits_for_every_row() -> None:
+    fake = FakeCampaign(0)
+    ids = [f"b{i}" for i in range(5)]
+    for i, mid in enumerate(ids):
+        fake.add(mid, T0 + dt.timedelta(milliseconds=i))
+    fake.batches["batch_1"] = ids[:3]  # only 3 of 5 rows listed so far
+    receipt = BatchReceipt(is_valid=True, batch_id="batch_1", num_rows=5)
+
+    async def main() -> list[Message]:
+        trk = tracker(fake)
+        task = asyncio.create_task(collect(trk.follow((), [receipt], ())))
+        await asyncio.sleep(1.5)
+        fake.set_all("success")
+        await asyncio.sleep(2.0)
+        assert not task.done()  # 3 final rows of 5 is not the whole batch
+        fake.batches["batch_1"] = ids
+        return await task
+
+    updates = run_virtual(main)
+    assert {m.id for m in updates if m.latest_status is MessageStatus.SUCCESS} == set(ids)
+    assert fake.count("get") == 0
+
+
+def test_retry_failed_retries_retryable_errors_within_three_attempts() -> None:
+    fake = FakeCampaign(2)
+    unavailable = Attempt(status=MessageStatus.FAILURE, error_code="recipient_unavailable")
+    invalid = Attempt(status=MessageStatus.FAILURE, error_code="recipient_invalid")
+
+    async def main() -> list[Message]:
+        trk = tracker(fake)
+        task = asyncio.create_task(
+            collect(trk.follow(list(fake.messages.values()), (), {"recipient_unavailable"}))
+        )
+        await asyncio.sleep(1.5)
+        fake.set("m00000", "failure", attempts=(unavailable,), num_attempts=1)
+        fake.set("m00001", "failure", attempts=(invalid,), num_attempts=1)
+        await asyncio.sleep(2.0)  # the round at t=3 retries m00000
+        fake.set("m00000", "failure", attempts=(unavailable,) * 3, num_attempts=3)
+        return await task
+
+    updates = run_virtual(main)
+    assert [mid for kind, mid in fake.calls if kind == "retry"] == ["m00000"]
+    final = {m.id: m for m in updates}
+    assert final["m00000"].latest_status is MessageStatus.FAILURE
+    assert final["m00001"].error_code == "recipient_invalid"
+
+
+def test_transient_errors_back_off_and_fatal_errors_reach_the_caller() -> None:
+    fake = FakeCampaign(1)
+
+    async def main() -> None:
+        trk = tracker(fake)
+        task = asyncio.create_task(collect(trk.follow(["m00000"], (), ())))
+        fake.fail_with = ServerError("down", status=503)
+        await asyncio.sleep(5)
+        assert not task.done()
+        fake.fail_with = AuthenticationError("Unauthorized", status=401)
+        with pytest.raises(AuthenticationError):
+            await task
+
+    run_virtual(main)
+
+
+def test_unknown_id_raises_not_found_for_its_waiter() -> None:
+    fake = FakeCampaign(1)
+
+    async def main() -> None:
+        trk = tracker(fake)
+        with pytest.raises(NotFoundError):
+            await collect(trk.follow(["nope"], (), ()))
+
+    run_virtual(main)
+
+
+def test_already_final_messages_end_at_once_without_calls() -> None:
+    fake = FakeCampaign(1)
+    fake.set("m00000", "success")
+
+    async def main() -> list[Message]:
+        return await collect(tracker(fake).follow([fake.messages["m00000"]], (), ()))
+
+    assert run_virtual(main) == []
+    assert fake.calls == []
