@@ -5,6 +5,7 @@ retries, delivery tracking that costs almost no rate budget, and a mock
 server (:mod:`postman_async.testing`) to test against.
 """
 
+from ._bulk import SendResult
 from ._client import Campaign, PostmanClient
 from ._errors import (
     APIConnectionError,
@@ -62,6 +63,7 @@ __all__ = [
     "RateLimiter",
     "ResponseDecodeError",
     "RetryPolicy",
+    "SendResult",
     "ServerError",
     "SlidingWindowLimiter",
     "TrackingPolicy",

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import enum
 import logging
 import os
 import pathlib
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+)
 from typing import TYPE_CHECKING, Final, Union
 
 import msgspec
 
 from ._batch import TEST_MAX_ROWS, build_csv, check_csv, check_size
+from ._bulk import SendResult, send_many
 from ._errors import (
     BatchRejectedError,
     ClientClosedError,
@@ -394,6 +403,32 @@ class Campaign:
             )
             return await self._send_call(call)
 
+    def send_many(
+        self,
+        rows: Iterable[Mapping[str, object]] | AsyncIterable[Mapping[str, object]],
+        *,
+        concurrency: int = 32,
+        language: Language | str = Language.ENGLISH,
+        timeout: float | None = None,
+    ) -> AsyncIterator[SendResult]:
+        """Send one SMS per row, ``concurrency`` at a time; yield results as they complete.
+
+        Each row maps ``recipient``, optionally ``language``, and each template
+        variable to its value.  The input is read lazily (a generator or async
+        iterator of millions of rows is fine) and memory stays proportional to
+        ``concurrency``.  Every row ends in exactly one :class:`SendResult`,
+        in completion order, carrying its index and the row: a bad row yields a
+        result with a ValidationError, it does not stop the others.  The
+        campaign's limiter still paces the sends.
+
+        Example::
+
+            async for result in otp.send_many(rows, concurrency=20):
+                if not result.ok:
+                    log.warning("row %d failed: %s", result.index, result.error)
+        """
+        return send_many(self, rows, concurrency=concurrency, language=language, timeout=timeout)
+
     async def _send_call(self, call: Call) -> Message:
         status, raw = await self._client._request(call)
         try:
@@ -729,26 +764,28 @@ class Campaign:
             async for message in stream:
                 latest[message.id] = message
 
+        # asyncio.wait, not wait_for: on Python < 3.12 wait_for can swallow a cancellation.
+        task = asyncio.ensure_future(consume())
         try:
-            await asyncio.wait_for(consume(), timeout)
-        except asyncio.TimeoutError:
-            now = dt.datetime.now(dt.timezone.utc)
-            ids = wanted if wanted is not None else set(latest)
-            pending = {
-                i
-                for i in ids
-                if i not in latest or not is_final(latest[i], self._client.tracking, now)
-            }
-            raise TrackingTimeoutError(
-                f"{len(pending)} of {len(ids)} messages were not final after {timeout:g} s",
-                messages=dict(latest),
-                pending=pending,
-            ) from None
+            done, _ = await asyncio.wait({task}, timeout=timeout)
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        return latest
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if done:
+            task.result()  # re-raise what tracking raised
+            return latest
+        now = dt.datetime.now(dt.timezone.utc)
+        ids = wanted if wanted is not None else set(latest)
+        pending = {
+            i for i in ids if i not in latest or not is_final(latest[i], self._client.tracking, now)
+        }
+        raise TrackingTimeoutError(
+            f"{len(pending)} of {len(ids)} messages were not final after {timeout:g} s",
+            messages=dict(latest),
+            pending=pending,
+        )
 
     # ------------------------------------------------------------------ batches
 

@@ -189,15 +189,13 @@ class Transport:
         last: PostmanError | None = None
         for attempt in range(1, policy.max_attempts + 1):
             started = loop.time()
-            try:
-                await asyncio.wait_for(call.limiter.acquire(call.priority), deadline - started)
-            except asyncio.TimeoutError:
+            if not await call.limiter.acquire(call.priority, timeout=deadline - started):
                 if last is not None:
-                    raise last from None
+                    raise last
                 raise LimiterTimeoutError(
                     f"{call.method} {call.path}: waited {call.timeout:g} s for the campaign's "
                     "rate budget without getting a slot; raise timeout= or send less at once"
-                ) from None
+                )
             waited = loop.time() - started
             try:
                 status, body, retry_after = await self._attempt(call, deadline - loop.time())

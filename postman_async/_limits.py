@@ -53,11 +53,13 @@ class Priority(enum.IntEnum):
 class RateLimiter(Protocol):
     """What the client needs from a rate limiter (one instance per campaign)."""
 
-    async def acquire(self, priority: Priority) -> None:
+    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> bool:
         """Wait until one request of ``priority`` may leave now, and count it.
 
-        Cancelling the wait must give the place (and any slot already granted)
-        back.  Raises :class:`~postman_async.ClientClosedError` once closed.
+        Returns ``False`` (without counting) if no slot came within ``timeout``
+        seconds.  Cancelling the wait must give the place (and any slot already
+        granted) back.  Raises :class:`~postman_async.ClientClosedError` once
+        closed.
         """
         ...
 
@@ -70,6 +72,15 @@ class RateLimiter(Protocol):
         ...
 
 
+class _Expired(Exception):
+    """Internal: a waiter's timeout passed before it got a slot."""
+
+
+def _expire(fut: asyncio.Future[float]) -> None:
+    if not fut.done():
+        fut.set_exception(_Expired())
+
+
 class NoLimiter:
     """A limiter that never waits (``tps=None``)."""
 
@@ -78,10 +89,11 @@ class NoLimiter:
     def __init__(self) -> None:
         self._closed = False
 
-    async def acquire(self, priority: Priority) -> None:
-        """Return at once, unless closed."""
+    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> bool:
+        """Return ``True`` at once, unless closed."""
         if self._closed:
             raise ClientClosedError("the client is closed")
+        return True
 
     def slow_down(self, retry_after: float | None) -> None:
         """Do nothing: there is no budget to shrink."""
@@ -177,18 +189,28 @@ class SlidingWindowLimiter:
 
     # ------------------------------------------------------------------ public
 
-    async def acquire(self, priority: Priority = Priority.READ) -> None:
-        """Wait for a slot for one request of ``priority``, then count it."""
+    async def acquire(
+        self, priority: Priority = Priority.READ, *, timeout: float | None = None
+    ) -> bool:
+        """Wait for a slot for one request of ``priority``, then count it.
+
+        Returns ``False`` if no slot came within ``timeout`` seconds.
+        """
         if self._closed:
             raise ClientClosedError("the client is closed")
         loop = self._loop = asyncio.get_running_loop()
         now = loop.time()
         if not self._heap and self._next_free(now) <= now:
             self._grant(now)
-            return
+            return True
+        if timeout is not None and timeout <= 0:
+            return False
         fut: asyncio.Future[float] = loop.create_future()
         heapq.heappush(self._heap, (int(priority), next(self._seq), fut))
         self._dispatch()
+        # A timer, not asyncio.wait_for: on Python < 3.12 wait_for can swallow a
+        # cancellation that races with the result.
+        expiry = None if timeout is None else loop.call_later(timeout, _expire, fut)
         try:
             await fut
         except asyncio.CancelledError:
@@ -198,6 +220,13 @@ class SlidingWindowLimiter:
             self._forget_cancelled()
             self._dispatch()
             raise
+        except _Expired:
+            self._forget_cancelled()
+            return False
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+        return True
 
     def slow_down(self, retry_after: float | None) -> None:
         """Shrink the budget for ``cooldown`` seconds after a 429.

@@ -247,10 +247,14 @@ class Tracker:
                 interval = min(self.policy.max_interval, interval * self.policy.backoff)
 
     async def _sleep(self, interval: float) -> None:
+        """Sleep ``interval`` (with jitter), or less if a new watcher arrives."""
         spread = self.policy.jitter * (2 * self._rand() - 1)
         self._wake.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), interval * (1 + spread))
+        timer = asyncio.get_running_loop().call_later(interval * (1 + spread), self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     # ------------------------------------------------------------------ one round
 

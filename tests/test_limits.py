@@ -214,3 +214,21 @@ async def test_no_limiter_never_waits_and_closes() -> None:
 def test_rejects_bad_rate(rate: object) -> None:
     with pytest.raises(ValueError, match="rate"):
         SlidingWindowLimiter(rate)  # type: ignore[arg-type]
+
+
+def test_acquire_timeout_returns_false_and_leaks_nothing() -> None:
+    limiter = SlidingWindowLimiter(1, margin=0.0)
+
+    async def main() -> tuple[bool, bool, float]:
+        loop = asyncio.get_running_loop()
+        assert await limiter.acquire(Priority.READ, timeout=0.1)
+        timed_out = await limiter.acquire(Priority.SEND, timeout=0.5)
+        assert loop.time() == pytest.approx(0.5)
+        assert limiter.waiting == 0
+        granted = await limiter.acquire(Priority.READ, timeout=5.0)
+        return timed_out, granted, loop.time()
+
+    timed_out, granted, at = run_virtual(main)
+    assert (timed_out, granted) == (False, True)
+    assert at == pytest.approx(1.0)  # the timed-out waiter did not take the t=1 slot
+    assert limiter.granted == 2
