@@ -67,6 +67,8 @@ class TrackingPolicy(msgspec.Struct, frozen=True, kw_only=True):
             outside Singapore (Postman: telcos abroad rarely report delivery).
         get_threshold: poll with single GETs while at most this many messages
             are pending (and no batch is tracked); list pages above it.
+        fetch_failure_reasons: when a listing reports ``failure`` without the
+            attempts, spend one GET to learn the error code.
     """
 
     min_interval: float = 1.0
@@ -76,6 +78,7 @@ class TrackingPolicy(msgspec.Struct, frozen=True, kw_only=True):
     telco_final_after: float = 48 * 3600.0
     foreign_final: bool = False
     get_threshold: int = 2
+    fetch_failure_reasons: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.min_interval <= self.max_interval:
@@ -344,6 +347,13 @@ class Tracker:
             if not watches:
                 continue
             codes = frozenset().union(*(w.retry_codes for w in watches))
+            if (
+                message.latest_status is MessageStatus.FAILURE
+                and not message.attempts
+                and (codes or self.policy.fetch_failure_reasons)
+            ):  # listings may omit attempts: one GET learns why it failed
+                self.calls += 1
+                message = await self.campaign._get_message(message.id, priority=Priority.POLL)  # noqa: PLW2901
             if codes:
                 message = await self._maybe_retry(message, codes)  # noqa: PLW2901
             final = is_final(message, self.policy, now)
@@ -378,9 +388,6 @@ class Tracker:
     async def _maybe_retry(self, message: Message, codes: frozenset[str]) -> Message:
         if message.latest_status is not MessageStatus.FAILURE:
             return message
-        if not message.attempts:  # the listing may omit attempts: fetch the reason
-            self.calls += 1
-            message = await self.campaign._get_message(message.id, priority=Priority.POLL)
         if message.error_code not in codes or attempts_used(message) >= MAX_ATTEMPTS:
             return message
         self.retries += 1

@@ -1,0 +1,110 @@
+"""The demo: fan out OTP sends to the embedded mock server and follow them to the end.
+
+``postman-async demo`` (or ``python -m postman_async demo``) starts a mock
+Postman on loopback, sends a few hundred OTPs through one campaign at its rate
+limit, waits for every message to reach a final status and prints what
+happened, including what the server itself saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import time
+from collections.abc import Sequence
+
+from ._client import PostmanClient
+from ._errors import PostmanError
+from ._models import Message, MessageStatus
+from ._tracking import TrackingPolicy
+
+#: Test numbers that the mock (like Postman's test environment) fails on purpose.
+_FAILING_NUMBERS = ("6511111111", "6511112222", "6511113333", "6511119999")
+
+
+def _recipients(count: int, failing_share: float, rng: random.Random) -> list[str]:
+    numbers = []
+    for i in range(count):
+        if rng.random() < failing_share:
+            numbers.append(rng.choice(_FAILING_NUMBERS))
+        else:
+            numbers.append(f"659{i % 10_000_000:07d}")
+    return numbers
+
+
+async def run_demo(*, sends: int = 200, tps: int = 10, speed: float = 4.0, seed: int = 7) -> int:
+    """Run the demo; return a process exit code (0 when every call ended as expected)."""
+    from .testing import serve_mock  # the mock server needs aiohttp.web: import on use
+
+    rng = random.Random(seed)
+    recipients = _recipients(sends, 0.05, rng)
+    policy = TrackingPolicy(min_interval=0.5, max_interval=4.0)
+    print(f"Starting a mock Postman (rate limit {tps} requests/s per campaign, sliding window)...")
+    async with serve_mock(tps=tps, variables=("otp",)) as server:
+        server.state.speed = speed
+        print(f"  {server.base_url}  campaign {server.campaign_id}")
+        print(f"Sending {sends} OTPs through one campaign at tps={tps}; tracking every one...\n")
+        started = time.perf_counter()
+        async with PostmanClient(base_url=server.base_url, tracking=policy) as client:
+            otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=tps)
+            sent_at: list[float] = []
+
+            async def send_and_follow(number: str) -> Message | PostmanError:
+                try:
+                    code = f"{rng.randrange(10**6):06d}"
+                    message = await otp.send(number, {"otp": code}, timeout=sends / tps + 30)
+                    sent_at.append(time.perf_counter())
+                    final = await otp.wait_for([message], timeout=120)
+                    return final[message.id]
+                except PostmanError as exc:
+                    return exc
+
+            outcomes = await asyncio.gather(*(send_and_follow(n) for n in recipients))
+            wall = time.perf_counter() - started
+            tracker = client._trackers.get(otp.id)
+            status_reads = tracker.calls if tracker else 0
+        stats = server.campaign.stats
+        print(_summary(outcomes, sent_at, wall, tps, status_reads, stats))
+        errors = [o for o in outcomes if isinstance(o, PostmanError)]
+        return 1 if errors or stats.rate_limited else 0
+
+
+def _summary(
+    outcomes: Sequence[Message | PostmanError],
+    sent_at: list[float],
+    wall: float,
+    tps: int,
+    status_reads: int,
+    stats: object,
+) -> str:
+    messages = [o for o in outcomes if isinstance(o, Message)]
+    errors = [o for o in outcomes if isinstance(o, PostmanError)]
+    delivered = sum(1 for m in messages if m.latest_status is MessageStatus.SUCCESS)
+    failed = [m for m in messages if m.latest_status is MessageStatus.FAILURE]
+    reasons = collections.Counter(m.error_code or "unknown" for m in failed)
+    # Sends per second over the sending span, counting the last second in full
+    # (so bursts of `tps` at the start of each window read as at most `tps`).
+    span = (max(sent_at) - min(sent_at) + 1.0) if sent_at else 0.0
+    achieved = len(sent_at) / span if span else 0.0
+    requests = getattr(stats, "requests", {})
+    lines = [
+        "Summary",
+        f"  sent (created)          {len(sent_at)}",
+        f"  delivered (success)     {delivered}",
+        f"  failed                  {len(failed)}"
+        + (f"  ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else ""),
+        f"  call errors             {len(errors)}"
+        + (f"  ({', '.join(sorted({type(e).__name__ for e in errors}))})" if errors else ""),
+        f"  send rate (sustained)   {achieved:.2f} requests/s against a limit of {tps}"
+        f" ({achieved / tps:.0%})",
+        f"  status reads            {status_reads} calls for {len(messages)} messages"
+        f" ({status_reads / max(1, len(messages)):.3f} per message)",
+        f"  server: 429s            {getattr(stats, 'rate_limited', '?')}",
+        f"  server: busiest second  {getattr(stats, 'max_received_in_window', '?')} requests"
+        f" (limit {tps})",
+        f"  server: requests        {sum(requests.values()) if requests else '?'}"
+        f" ({', '.join(f'{k} {v}' for k, v in requests.items() if v)})",
+        f"  wall time               {wall:.1f} s",
+    ]
+    return "\n".join(lines)
