@@ -7,6 +7,9 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from ._demo import run_demo
+from .testing._cli import main as mock_main
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``postman-async`` command line; return the exit code."""
@@ -30,13 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args, rest = parser.parse_known_args(argv)
     if args.command == "mock":
-        from .testing._cli import main as mock_main
-
         return mock_main(rest)
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
-    from ._demo import run_demo
-
     try:
         return asyncio.run(run_demo(sends=args.sends, tps=args.tps, speed=args.speed))
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from ._client import PostmanClient
 from ._errors import PostmanError
 from ._models import Message, MessageStatus
 from ._tracking import TrackingPolicy
+from .testing import serve_mock
 
 #: Test numbers that the mock (like Postman's test environment) fails on purpose.
 _FAILING_NUMBERS = ("6511111111", "6511112222", "6511113333", "6511119999")
@@ -35,9 +36,7 @@ def _recipients(count: int, failing_share: float, rng: random.Random) -> list[st
 
 async def run_demo(*, sends: int = 200, tps: int = 10, speed: float = 4.0, seed: int = 7) -> int:
     """Run the demo; return a process exit code (0 when every call ended as expected)."""
-    from .testing import serve_mock  # the mock server needs aiohttp.web: import on use
-
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
     recipients = _recipients(sends, 0.05, rng)
     policy = TrackingPolicy(min_interval=0.5, max_interval=4.0)
     print(f"Starting a mock Postman (rate limit {tps} requests/s per campaign, sliding window)...")
@@ -65,13 +64,23 @@ async def run_demo(*, sends: int = 200, tps: int = 10, speed: float = 4.0, seed:
             tracker = client._trackers.get(otp.id)
             status_reads = tracker.calls if tracker else 0
         stats = server.campaign.stats
-        print(_summary(outcomes, sent_at, wall, tps, status_reads, stats))
+        print(
+            _summary(
+                outcomes,
+                sent_at=sent_at,
+                wall=wall,
+                tps=tps,
+                status_reads=status_reads,
+                stats=stats,
+            )
+        )
         errors = [o for o in outcomes if isinstance(o, PostmanError)]
         return 1 if errors or stats.rate_limited else 0
 
 
 def _summary(
     outcomes: Sequence[Message | PostmanError],
+    *,
     sent_at: list[float],
     wall: float,
     tps: int,
