@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from ._errors import ValidationError
 from ._validate import check_values, normalize_language, normalize_recipient
@@ -82,7 +82,7 @@ def check_csv(data: bytes, *, max_rows: int | None = None) -> int:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError(f"batch CSV is not UTF-8 (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = _records(text)
     header = next(reader, None)
     if not header:
         raise ValidationError("batch CSV is empty; it needs a header row")
@@ -118,6 +118,17 @@ def check_csv(data: bytes, *, max_rows: int | None = None) -> int:
     if count == 0:
         raise ValidationError("batch CSV has a header but no rows")
     return count
+
+
+def _records(text: str) -> Iterator[list[str]]:
+    """Yield the CSV's records, turning the csv module's errors into ValidationError."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        yield from reader
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit(); NUL bytes on 3.10
+        raise ValidationError(
+            f"batch CSV cannot be read at line {reader.line_num}: {exc}"
+        ) from None
 
 
 def check_size(size: int) -> None:

@@ -77,6 +77,19 @@ class PostmanError(Exception):
         super().__init__(message)
         self.message_may_exist = message_may_exist
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments would be lost by Exception's default pickling.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(
+    cls: type[PostmanError], args: tuple[object, ...], state: dict[str, object]
+) -> PostmanError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class ValidationError(PostmanError, ValueError):
     """Input was refused locally, before any request was made or rate budget spent."""

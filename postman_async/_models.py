@@ -23,7 +23,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -261,7 +261,8 @@ class _WireBatch(msgspec.Struct):
 
 
 class _WireMessage(msgspec.Struct, rename="camel"):
-    id: str
+    # An empty ID could be neither polled nor retried: refuse it like a missing one.
+    id: Annotated[str, msgspec.Meta(min_length=1)]
     latest_status: str | None = None
     recipient: str | dict[str, Any] | None = None
     language: str | None = None
@@ -278,6 +279,16 @@ class _WireMessage(msgspec.Struct, rename="camel"):
     attempts: list[_WireAttempt] | None = None
     message_attempts: list[_WireAttempt] | None = None
     num_attempts: int | None = None
+
+
+class _WireReceipt(msgspec.Struct, rename="camel"):
+    is_valid: bool | None = None
+    batch_id: str | None = None
+    report_url: str | None = msgspec.field(default=None, name="reportURL")
+    num_rows: int | None = None
+    num_errors: int | None = None
+    file_has_avoidable_expensive_character: bool | None = None
+    file_has_unicode: bool | None = None
 
 
 class _WirePage(msgspec.Struct, rename="camel"):
@@ -317,7 +328,7 @@ def _message(wire: _WireMessage) -> Message:
         id=wire.id,
         latest_status=_open_enum(MessageStatus, wire.latest_status, MessageStatus.CREATED),
         recipient=recipient,
-        language=None if wire.language is None else Language(wire.language),
+        language=None if wire.language is None else Language(wire.language.lower()),
         values=values,
         full_message=wire.full_message,
         campaign_id=wire.campaign_id,
@@ -334,13 +345,17 @@ def _message(wire: _WireMessage) -> Message:
 
 _message_decoder = msgspec.json.Decoder(_WireMessage)
 _page_decoder = msgspec.json.Decoder(_WirePage)
-_receipt_decoder = msgspec.json.Decoder(BatchReceipt)
+_receipt_decoder = msgspec.json.Decoder(_WireReceipt)
 _send_encoder = msgspec.json.Encoder()
 
 
 def encode_send(request: SendRequest) -> bytes:
     """Encode a single-send body."""
     return _send_encoder.encode(request)
+
+
+#: What decoding a bad body can raise; RecursionError comes from very deeply nested JSON.
+_DECODE_FAILURES = (msgspec.DecodeError, ValueError, RecursionError)
 
 
 def _decode_error(what: str, status: int, body: bytes, exc: Exception) -> ResponseDecodeError:
@@ -355,7 +370,7 @@ def decode_message(body: bytes, status: int = 200) -> Message:
     """Decode a message object, raising :class:`ResponseDecodeError` on a bad body."""
     try:
         return _message(_message_decoder.decode(body))
-    except (msgspec.DecodeError, ValueError) as exc:
+    except _DECODE_FAILURES as exc:
         raise _decode_error("message object", status, body, exc) from exc
 
 
@@ -364,16 +379,34 @@ def decode_page(body: bytes, status: int = 200) -> Page:
     try:
         wire = _page_decoder.decode(body)
         return Page(tuple(_message(m) for m in wire.data), wire.page_data)
-    except (msgspec.DecodeError, ValueError) as exc:
+    except _DECODE_FAILURES as exc:
         raise _decode_error("message list page", status, body, exc) from exc
 
 
 def decode_receipt(body: bytes, status: int = 201) -> BatchReceipt:
     """Decode a batch-upload receipt."""
     try:
-        return _receipt_decoder.decode(body)
-    except (msgspec.DecodeError, ValueError) as exc:
+        wire = _receipt_decoder.decode(body)
+    except _DECODE_FAILURES as exc:
         raise _decode_error("batch receipt", status, body, exc) from exc
+    if wire.is_valid is None and wire.batch_id is None:
+        raise ResponseDecodeError(
+            f"Postman answered HTTP {status} to a batch upload with neither isValid nor batchId",
+            status=status,
+            body=body,
+        )
+    # Without ``isValid``, a batch ID means Postman accepted the file: reporting
+    # it as refused would invite a resend that texts every recipient twice.
+    is_valid = wire.is_valid if wire.is_valid is not None else wire.batch_id is not None
+    return BatchReceipt(
+        is_valid=is_valid,
+        batch_id=wire.batch_id,
+        report_url=wire.report_url,
+        num_rows=wire.num_rows,
+        num_errors=wire.num_errors,
+        file_has_avoidable_expensive_character=wire.file_has_avoidable_expensive_character,
+        file_has_unicode=wire.file_has_unicode,
+    )
 
 
 class ErrorDetails(msgspec.Struct, frozen=True):
@@ -406,7 +439,7 @@ def decode_error_body(body: bytes) -> ErrorDetails:
     """
     try:
         data = _json_decoder.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return ErrorDetails(message=_summarise(body))
     if not isinstance(data, dict):
         return ErrorDetails(message=_summarise(body))
@@ -418,7 +451,7 @@ def decode_error_body(body: bytes) -> ErrorDetails:
             trace_id=_text(inner.get("id")),
         )
     return ErrorDetails(
-        code=_text(data.get("code")) or (inner if isinstance(inner, str) and inner else None),
+        code=_text(data.get("code")),
         message=_text(data.get("message")),
         trace_id=_text(data.get("traceId") or data.get("id")),
     )

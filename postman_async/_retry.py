@@ -65,10 +65,13 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     ambiguous_sends: AmbiguousSendPolicy = AmbiguousSendPolicy.RAISE
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise TypeError(f"max_attempts must be a whole number, got {self.max_attempts!r}")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("base_delay and max_delay must not be negative")
+        # Written so that NaN fails too: a NaN delay would reach asyncio.sleep.
+        if not (self.base_delay >= 0 and self.max_delay >= 0):
+            raise ValueError("base_delay and max_delay must be numbers >= 0")
 
     def delay(self, retry: int, *, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
@@ -88,7 +91,10 @@ def backoff_delay(
     rand: Callable[[], float] = random.random,
 ) -> float:
     """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**(retry-1))]``."""
-    ceiling = min(cap, base * 2.0 ** max(0, retry - 1))
+    try:
+        ceiling = min(cap, base * 2.0 ** max(0, retry - 1))
+    except OverflowError:  # 2.0 ** 1024 and beyond: long past any cap
+        ceiling = cap if base > 0 else 0.0
     return ceiling * rand()
 
 

@@ -54,6 +54,10 @@ def normalize_recipient(recipient: object) -> str:
         text = text[1:]
     elif text.startswith("00"):
         text = text[2:]
+    if not text:
+        raise ValidationError(
+            "recipient is empty; give a number with country code, e.g. 6591234567"
+        )
     if not text.isascii() or not text.isdigit():
         raise ValidationError(
             "recipient must contain only digits (with a country code, e.g. 6591234567); "
