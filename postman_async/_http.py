@@ -111,6 +111,31 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _Departure:
+    """Ties one attempt to its limiter slot, to report when the request really left."""
+
+    __slots__ = ("granted_at", "limiter")
+
+    def __init__(self, limiter: RateLimiter, granted_at: float) -> None:
+        self.limiter = limiter
+        self.granted_at = granted_at
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Departure:
+        # Mocking libraries deep-copy request kwargs; never copy the limiter (and its loop).
+        return self
+
+
+async def _on_headers_sent(
+    session: aiohttp.ClientSession,
+    context: object,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    """Tell the limiter when a request actually left (after any connection set-up)."""
+    departure = getattr(context, "trace_request_ctx", None)
+    if isinstance(departure, _Departure):
+        departure.limiter.sent(departure.granted_at, asyncio.get_running_loop().time())
+
+
 class _AttemptFailed(Exception):
     """Internal: an attempt ended without a response; ``sent`` says if it reached Postman."""
 
@@ -160,9 +185,12 @@ class Transport:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new PostmanClient")
         if self._session is None:
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_on_headers_sent)
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 raise_for_status=False,
+                trace_configs=[trace],
             )
         return self._session
 
@@ -189,7 +217,8 @@ class Transport:
         last: PostmanError | None = None
         for attempt in range(1, policy.max_attempts + 1):
             started = loop.time()
-            if not await call.limiter.acquire(call.priority, timeout=deadline - started):
+            granted_at = await call.limiter.acquire(call.priority, timeout=deadline - started)
+            if granted_at is None:
                 if last is not None:
                     raise last
                 raise LimiterTimeoutError(
@@ -198,7 +227,9 @@ class Transport:
                 )
             waited = loop.time() - started
             try:
-                status, body, retry_after = await self._attempt(call, deadline - loop.time())
+                status, body, retry_after = await self._attempt(
+                    call, deadline - loop.time(), _Departure(call.limiter, granted_at)
+                )
             except _AttemptFailed as failed:
                 error = failed.error
                 error.__cause__ = failed.__cause__  # keep the transport error for debugging
@@ -264,7 +295,9 @@ class Transport:
                 spent,
             )
 
-    async def _attempt(self, call: Call, remaining: float) -> tuple[int, bytes, float | None]:
+    async def _attempt(
+        self, call: Call, remaining: float, departure: _Departure
+    ) -> tuple[int, bytes, float | None]:
         """One HTTP exchange; raises :class:`_AttemptFailed` when there is no response."""
         if remaining <= 0:
             raise _AttemptFailed(
@@ -296,6 +329,7 @@ class Transport:
                 timeout=timeout,
                 allow_redirects=False,
                 raise_for_status=False,
+                trace_request_ctx=departure,
             ) as resp:
                 body = await _read_body(resp, call)
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))

@@ -26,7 +26,7 @@ from __future__ import annotations
 __all__ = ["NoLimiter", "Priority", "RateLimiter", "SlidingWindowLimiter"]
 
 import asyncio
-import collections
+import bisect
 import enum
 import heapq
 import itertools
@@ -53,13 +53,23 @@ class Priority(enum.IntEnum):
 class RateLimiter(Protocol):
     """What the client needs from a rate limiter (one instance per campaign)."""
 
-    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> bool:
+    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> float | None:
         """Wait until one request of ``priority`` may leave now, and count it.
 
-        Returns ``False`` (without counting) if no slot came within ``timeout``
-        seconds.  Cancelling the wait must give the place (and any slot already
-        granted) back.  Raises :class:`~postman_async.ClientClosedError` once
-        closed.
+        Returns the time the slot was granted (on the event loop's clock), or
+        ``None`` (without counting) if no slot came within ``timeout`` seconds.
+        Cancelling the wait must give the place (and any slot already granted)
+        back.  Raises :class:`~postman_async.ClientClosedError` once closed.
+        """
+        ...
+
+    def sent(self, granted_at: float, sent_at: float) -> None:
+        """Note that the request granted at ``granted_at`` actually left at ``sent_at``.
+
+        Opening a connection (a TLS handshake) can hold a request back after
+        its grant, while later requests reuse a warm connection; counting the
+        real departure keeps the server's one-second windows honest.  A
+        limiter that cannot use this may ignore it.
         """
         ...
 
@@ -89,11 +99,14 @@ class NoLimiter:
     def __init__(self) -> None:
         self._closed = False
 
-    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> bool:
-        """Return ``True`` at once, unless closed."""
+    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> float | None:
+        """Return the loop's time at once, unless closed."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        return True
+        return asyncio.get_running_loop().time()
+
+    def sent(self, granted_at: float, sent_at: float) -> None:
+        """Do nothing: nothing is counted."""
 
     def slow_down(self, retry_after: float | None) -> None:
         """Do nothing: there is no budget to shrink."""
@@ -165,8 +178,8 @@ class SlidingWindowLimiter:
         self.slowdown = slowdown
         self.cooldown = cooldown
         self.granted = 0
-        # Grant times within the last window, oldest first.
-        self._log: collections.deque[float] = collections.deque()
+        # Grant (or actual send) times within the last window, sorted.
+        self._log: list[float] = []
         # Waiters: (priority, arrival order, future resolved with the grant time).
         self._heap: list[tuple[int, int, asyncio.Future[float]]] = []
         self._seq = itertools.count()
@@ -191,10 +204,10 @@ class SlidingWindowLimiter:
 
     async def acquire(
         self, priority: Priority = Priority.READ, *, timeout: float | None = None
-    ) -> bool:
+    ) -> float | None:
         """Wait for a slot for one request of ``priority``, then count it.
 
-        Returns ``False`` if no slot came within ``timeout`` seconds.
+        Returns the grant time, or ``None`` if no slot came within ``timeout`` seconds.
         """
         if self._closed:
             raise ClientClosedError("the client is closed")
@@ -202,9 +215,9 @@ class SlidingWindowLimiter:
         now = loop.time()
         if not self._heap and self._next_free(now) <= now:
             self._grant(now)
-            return True
+            return now
         if timeout is not None and timeout <= 0:
-            return False
+            return None
         fut: asyncio.Future[float] = loop.create_future()
         heapq.heappush(self._heap, (int(priority), next(self._seq), fut))
         self._dispatch()
@@ -212,7 +225,7 @@ class SlidingWindowLimiter:
         # cancellation that races with the result.
         expiry = None if timeout is None else loop.call_later(timeout, _expire, fut)
         try:
-            await fut
+            granted_at = await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
                 # Granted, but the caller went away before using it: give it back.
@@ -222,11 +235,20 @@ class SlidingWindowLimiter:
             raise
         except _Expired:
             self._forget_cancelled()
-            return False
+            return None
         finally:
             if expiry is not None:
                 expiry.cancel()
-        return True
+        return granted_at
+
+    def sent(self, granted_at: float, sent_at: float) -> None:
+        """Count the request granted at ``granted_at`` as leaving at ``sent_at`` instead."""
+        log = self._log
+        index = bisect.bisect_left(log, granted_at)
+        if sent_at <= granted_at or index == len(log) or log[index] != granted_at:
+            return
+        del log[index]
+        bisect.insort(log, sent_at)
 
     def slow_down(self, retry_after: float | None) -> None:
         """Shrink the budget for ``cooldown`` seconds after a 429.
@@ -263,8 +285,9 @@ class SlidingWindowLimiter:
         """The earliest time a request may leave, given the grants so far."""
         window = self.period + self.margin
         log = self._log
-        while log and log[0] <= now - window:
-            log.popleft()
+        stale = bisect.bisect_right(log, now - window)
+        if stale:
+            del log[:stale]
         capacity = self._capacity(now)
         earliest = max(now, self._not_before)
         if len(log) < capacity:
@@ -273,7 +296,7 @@ class SlidingWindowLimiter:
         return max(earliest, log[len(log) - capacity] + window)
 
     def _grant(self, now: float) -> None:
-        self._log.append(now)
+        bisect.insort(self._log, now)  # usually an append; `sent` may have moved some later
         self.granted += 1
 
     def _give_back(self, granted_at: float) -> None:

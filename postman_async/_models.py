@@ -191,10 +191,20 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def error_code(self) -> str | None:
-        """The newest attempt's failure code, if any."""
-        for attempt in self.attempts:
-            if attempt.error_code:
-                return attempt.error_code
+        """The newest failed attempt's error code (e.g. ``recipient_unavailable``), if any."""
+        attempt = self._failed_attempt()
+        return None if attempt is None else attempt.error_code
+
+    @property
+    def error_type(self) -> str | None:
+        """The newest failed attempt's error type (``delivery_error``, ``server_error``)."""
+        attempt = self._failed_attempt()
+        return None if attempt is None else attempt.error_type
+
+    def _failed_attempt(self) -> Attempt | None:
+        for attempt in self.attempts:  # newest first, as Postman lists them
+            if attempt.error_code or attempt.error_type:
+                return attempt
         return None
 
 

@@ -219,9 +219,9 @@ def test_rejects_bad_rate(rate: object) -> None:
 def test_acquire_timeout_returns_false_and_leaks_nothing() -> None:
     limiter = SlidingWindowLimiter(1, margin=0.0)
 
-    async def main() -> tuple[bool, bool, float]:
+    async def main() -> tuple[float | None, float | None, float]:
         loop = asyncio.get_running_loop()
-        assert await limiter.acquire(Priority.READ, timeout=0.1)
+        assert await limiter.acquire(Priority.READ, timeout=0.1) == 0.0
         timed_out = await limiter.acquire(Priority.SEND, timeout=0.5)
         assert loop.time() == pytest.approx(0.5)
         assert limiter.waiting == 0
@@ -229,6 +229,42 @@ def test_acquire_timeout_returns_false_and_leaks_nothing() -> None:
         return timed_out, granted, loop.time()
 
     timed_out, granted, at = run_virtual(main)
-    assert (timed_out, granted) == (False, True)
+    assert timed_out is None
+    assert granted == pytest.approx(1.0)
     assert at == pytest.approx(1.0)  # the timed-out waiter did not take the t=1 slot
     assert limiter.granted == 2
+
+
+def test_late_departures_push_the_next_window_back() -> None:
+    """A request held up by connection set-up counts from when it really left."""
+    limiter = SlidingWindowLimiter(2, margin=0.0)
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        first = await limiter.acquire(Priority.SEND)
+        await limiter.acquire(Priority.SEND)
+        assert first is not None
+        limiter.sent(first, 0.3)  # the first one's TLS handshake took 300 ms
+        times = []
+        for _ in range(2):
+            await limiter.acquire(Priority.SEND)
+            times.append(loop.time())
+        return times
+
+    # The second grant (t=0) frees its slot at t=1; the first only at t=1.3.
+    assert run_virtual(main) == [pytest.approx(1.0), pytest.approx(1.3)]
+
+
+def test_sent_ignores_unknown_or_earlier_times() -> None:
+    limiter = SlidingWindowLimiter(1, margin=0.0)
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        granted = await limiter.acquire(Priority.SEND)
+        assert granted is not None
+        limiter.sent(granted + 123.0, 5.0)  # no such grant: nothing moves
+        limiter.sent(granted, granted - 1.0)  # cannot leave before its grant
+        await limiter.acquire(Priority.SEND)
+        return loop.time()
+
+    assert run_virtual(main) == pytest.approx(1.0)

@@ -1,0 +1,73 @@
+"""The lifecycle clock: message ages and timestamps, scalable and advanceable for tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+#: Singapore time, the offset every timestamp of the real service carries.
+SGT = timezone(timedelta(hours=8), "SGT")
+
+
+class LifecycleClock:
+    """Seconds since the mock started, running at ``speed`` times real time.
+
+    ``advance`` jumps forward on top of that, so a test can move messages through their
+    lifecycle without sleeping. ``speed=0`` freezes the clock: only ``advance`` moves it.
+    Timestamps shown to callers are derived from this clock, so they stay consistent with
+    the statuses they accompany.
+    """
+
+    __slots__ = ("_base", "_epoch", "_monotonic", "_origin", "_speed")
+
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        epoch: float | None = None,
+    ) -> None:
+        _check_speed(speed)
+        self._monotonic = monotonic
+        #: Unix time shown for lifecycle time 0.
+        self._epoch = time.time() if epoch is None else epoch
+        self._origin = monotonic()
+        self._base = 0.0
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        """How many lifecycle seconds pass per real second (0 freezes the clock)."""
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        _check_speed(value)
+        # Rebase so that the change applies from now on and the clock never goes back.
+        self._base = self.now()
+        self._origin = self._monotonic()
+        self._speed = value
+
+    def now(self) -> float:
+        """Return the current lifecycle time in seconds."""
+        return self._base + (self._monotonic() - self._origin) * self._speed
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` lifecycle seconds.
+
+        Raises:
+            ValueError: If ``seconds`` is negative.
+        """
+        if seconds < 0:
+            raise ValueError(f"cannot advance the clock by a negative amount ({seconds})")
+        self._base += seconds
+
+    def isoformat(self, at: float) -> str:
+        """Format lifecycle time ``at`` as ISO 8601 with milliseconds and the +08:00 offset."""
+        return datetime.fromtimestamp(self._epoch + at, SGT).isoformat(timespec="milliseconds")
+
+
+def _check_speed(speed: float) -> None:
+    if speed < 0:
+        raise ValueError(f"speed must be >= 0, got {speed}")

@@ -1,0 +1,150 @@
+"""The gate every API request passes: counting, auth, rate limit and faults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import hdrs, web
+
+from ._campaign import MockCampaign
+from ._errors import (
+    BAD_GATEWAY_HTML,
+    TOO_MANY_REQUESTS_BODY,
+    UNAUTHORIZED_BODY,
+    ApiError,
+    server_error,
+)
+from ._faults import NO_FAULT, FaultPlan
+from ._stats import Stats
+
+if TYPE_CHECKING:
+    from ._state import MockPostman
+
+#: An endpoint handler, called once the gate has let the request through.
+Handler = Callable[[web.Request, MockCampaign], Awaitable[web.StreamResponse]]
+_JSON = "application/json; charset=utf-8"
+
+
+def json_response(body: bytes, status: int = 200) -> web.Response:
+    """Return a JSON answer with an already-encoded body."""
+    return web.Response(body=body, status=status, headers={hdrs.CONTENT_TYPE: _JSON})
+
+
+class Gate:
+    """Puts every API request through counting, auth, the rate limit and faults, in order.
+
+    Requests refused by auth (401) or the rate limit (429) are never processed and never
+    faulted; the handler runs only for requests that get through.
+    """
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: MockPostman) -> None:
+        self._state = state
+
+    def wrap(
+        self, endpoint: str, handler: Handler
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Wrap ``handler`` so that requests to ``endpoint`` pass the gate first."""
+
+        async def gated(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, endpoint, handler)
+
+        return gated
+
+    async def _serve(
+        self, request: web.Request, endpoint: str, handler: Handler
+    ) -> web.StreamResponse:
+        state = self._state
+        total = state.stats
+        total.requests[endpoint] += 1
+        campaign = state.campaigns.get(request.match_info["campaign_id"])
+        if campaign is not None:
+            campaign.stats.requests[endpoint] += 1
+        if campaign is None or not campaign.accepts(request.headers.get(hdrs.AUTHORIZATION)):
+            _count(total, campaign, "unauthorized")
+            return json_response(UNAUTHORIZED_BODY, 401)
+        now = state.monotonic()
+        total.note_received(now)
+        campaign.stats.note_received(now)
+        if not campaign.limiter.try_acquire(now):
+            _count(total, campaign, "rate_limited")
+            return self._too_many_requests()
+        total.note_accepted(now)
+        campaign.stats.note_accepted(now)
+        plan = state.injector.plan(endpoint)
+        if plan is NO_FAULT:
+            return await _run(handler, request, campaign)
+        return await self._serve_faulty(request, campaign, handler, plan)
+
+    async def _serve_faulty(
+        self, request: web.Request, campaign: MockCampaign, handler: Handler, plan: FaultPlan
+    ) -> web.StreamResponse:
+        config = self._state.faults
+        total = self._state.stats
+        if plan.delay:
+            await asyncio.sleep(plan.delay)
+        if plan.drop:
+            _count(total, campaign, "dropped")
+            if request.transport is not None:
+                request.transport.close()
+            # Never sent: writing to the closed transport fails and aiohttp gives up quietly.
+            return web.Response(status=500)
+        if plan.error is not None:
+            _count(total, campaign, "server_errors")
+            if plan.error == "html":
+                return web.Response(body=BAD_GATEWAY_HTML, status=502, content_type="text/html")
+            error = server_error(config.server_error_status)
+            return json_response(error.body(), error.status)
+        response = await _run(handler, request, campaign)
+        if plan.after_commit and response.status == 201:
+            _count(total, campaign, "server_errors")
+            error = server_error(500)
+            response = json_response(error.body(), error.status)
+        if plan.slow and isinstance(response, web.Response):
+            return await _trickle(request, response, config.slow_body_seconds)
+        return response
+
+    def _too_many_requests(self) -> web.Response:
+        response = json_response(TOO_MANY_REQUESTS_BODY, 429)
+        retry_after = self._state.faults.retry_after
+        if retry_after is not None:
+            response.headers[hdrs.RETRY_AFTER] = f"{retry_after:g}"
+        return response
+
+
+async def _run(
+    handler: Handler, request: web.Request, campaign: MockCampaign
+) -> web.StreamResponse:
+    try:
+        return await handler(request, campaign)
+    except ApiError as exc:
+        return json_response(exc.body(), exc.status)
+
+
+def _count(total: Stats, campaign: MockCampaign | None, counter: str) -> None:
+    for stats in (total, campaign.stats if campaign is not None else None):
+        if stats is not None:
+            setattr(stats, counter, getattr(stats, counter) + 1)
+
+
+async def _trickle(
+    request: web.Request, response: web.Response, seconds: float
+) -> web.StreamResponse:
+    """Send ``response`` with its headers at once and its body spread over ``seconds``."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    stream = web.StreamResponse(status=response.status)
+    stream.content_type = response.content_type
+    if response.charset:
+        stream.charset = response.charset
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    pieces = max(1, min(10, len(body)))
+    size = -(-len(body) // pieces)
+    for index in range(pieces):
+        await asyncio.sleep(seconds / pieces)
+        await stream.write(body[index * size : (index + 1) * size])
+    await stream.write_eof()
+    return stream

@@ -1,0 +1,215 @@
+"""Single send, retrieve and retry over HTTP, with the documented validation errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from postman_async.testing import MockPostman
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$")
+INVALID_RECIPIENT = (
+    "Invalid recipient, ensure it is a valid normalized phone number, eg 6591112222."
+)
+
+
+def assert_envelope(body, code, message=None):
+    error = body["error"]
+    assert set(error) == {"code", "message", "type", "id"}
+    assert error["code"] == code
+    assert error["type"] == "domain_error"
+    assert error["id"]
+    if message is not None:
+        assert error["message"] == message
+
+
+async def test_send_answers_201_with_the_created_message(api, state: MockPostman):
+    status, body = await api.send(values={"otp": "424242"})
+    assert status == 201
+    assert list(body) == [
+        "createdAt",
+        "updatedAt",
+        "id",
+        "recipient",
+        "values",
+        "fullMessage",
+        "latestStatus",
+        "templateBodyId",
+        "campaignId",
+        "language",
+        "creatorId",
+    ]
+    assert body["latestStatus"] == "created"
+    assert body["id"].startswith("message_")
+    assert body["recipient"] == "6591234567"
+    assert body["values"] == {"otp": "424242"}
+    assert "424242" in body["fullMessage"]
+    assert body["campaignId"] == api.campaign_id
+    assert ISO.match(body["createdAt"])
+    assert body["createdAt"] == body["updatedAt"]
+    assert list(state.messages) == [body["id"]]
+    assert state.messages[body["id"]].latest_status == "created"
+
+
+async def test_send_uses_the_language_footer(api):
+    _, english = await api.send(language="english")
+    _, chinese = await api.send(language="chinese")
+    assert english["fullMessage"] != chinese["fullMessage"]
+    assert english["templateBodyId"] != chinese["templateBodyId"]
+    assert chinese["language"] == "chinese"
+
+
+async def test_get_message_answers_the_full_object(api, state: MockPostman):
+    _, created = await api.send()
+    status, body = await api.get(created["id"])
+    assert status == 200
+    assert list(body) == [
+        "createdAt",
+        "updatedAt",
+        "id",
+        "recipient",
+        "values",
+        "fullMessage",
+        "latestStatus",
+        "templateBodyId",
+        "campaignId",
+        "templateBody",
+        "batches",
+        "language",
+        "creatorEmail",
+        "creatorId",
+        "attempts",
+    ]
+    assert body["batches"] == []
+    assert body["templateBody"]["id"] == body["templateBodyId"]
+    assert body["templateBody"]["body"] == "{{otp}}"
+    assert set(body["templateBody"]) == {
+        "createdAt",
+        "updatedAt",
+        "id",
+        "templateId",
+        "language",
+        "body",
+        "creatorId",
+    }
+    assert body["attempts"] == [
+        {"status": "created", "createdAt": body["createdAt"], "sentAt": None, "deliveredAt": None}
+    ]
+
+
+async def test_get_unknown_message_is_404_envelope(api):
+    status, body = await api.get("message_nope")
+    assert status == 404
+    assert_envelope(body, "message_not_found")
+
+
+async def test_get_message_of_another_campaign_is_404(api, state: MockPostman):
+    other = state.add_campaign(tps=None)
+    _, created = await api.send()
+    status, body = await api.get(created["id"], key=other.api_key, campaign_id=other.id)
+    assert status == 404
+    assert_envelope(body, "message_not_found")
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    ["+6591234567", "91234567x", "6591 234567", "1234567", "1234567890123456", "", 6591234567],
+)
+async def test_invalid_recipient(api, state: MockPostman, recipient):
+    status, body = await api.send(recipient=recipient)
+    assert status == 400
+    assert_envelope(body, "parameter_invalid", INVALID_RECIPIENT)
+    assert not state.messages
+
+
+async def test_foreign_and_long_numbers_are_accepted(api):
+    assert (await api.send(recipient="12025550123"))[0] == 201
+    assert (await api.send(recipient="123456789012345"))[0] == 201
+    assert (await api.send(recipient="12345678"))[0] == 201
+
+
+async def test_language_not_enabled(api):
+    status, body = await api.send(language="tamil")
+    assert status == 400
+    assert_envelope(
+        body,
+        "parameter_invalid",
+        "tamil is not supported. available language(s) for this campaign: english, chinese",
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ("otp=1", "Validation failed (expected type is object)"),
+        (["1"], "Validation failed (expected type is object)"),
+        ({}, "Missing value(s) for template variable(s): otp"),
+        ({"code": "1"}, "Missing value(s) for template variable(s): otp"),
+        ({"otp": ""}, "Value of template variable 'otp' must be a non-empty string"),
+        ({"otp": 123456}, "Value of template variable 'otp' must be a non-empty string"),
+    ],
+)
+async def test_invalid_values(api, values, message):
+    status, body = await api.send(values=values)
+    assert status == 400
+    assert_envelope(body, "parameter_invalid", message)
+
+
+async def test_missing_values_and_non_json_body(api, state: MockPostman):
+    status, body = await api.call(
+        "POST", "/messages", json={"recipient": "6591234567", "language": "english"}
+    )
+    assert status == 400
+    assert_envelope(body, "parameter_invalid", "Validation failed (expected type is object)")
+    status, body = await api.call("POST", "/messages", data=b"not json")
+    assert status == 400
+    assert_envelope(body, "parameter_invalid")
+    status, body = await api.call("POST", "/messages", json=["x"])
+    assert status == 400
+    assert not state.messages
+
+
+async def test_retry_only_after_failure(api, state: MockPostman):
+    _, created = await api.send()
+    status, body = await api.retry(created["id"])
+    assert status == 400
+    assert_envelope(body, "message_not_found_or_retry_message_not_in_failure_status")
+    state.advance(10)
+    status, body = await api.retry(created["id"])  # success is not retryable either
+    assert status == 400
+    assert_envelope(body, "message_not_found_or_retry_message_not_in_failure_status")
+
+
+async def test_retry_unknown_message_is_400(api):
+    status, body = await api.retry("message_nope")
+    assert status == 400
+    assert_envelope(body, "message_not_found_or_retry_message_not_in_failure_status")
+
+
+async def test_retry_keeps_the_id_and_appends_an_attempt(api, state: MockPostman):
+    _, created = await api.send(recipient="6511112222")
+    state.advance(10)
+    status, retried = await api.retry(created["id"])
+    assert status == 201
+    assert retried["id"] == created["id"]
+    assert retried["latestStatus"] == "created"
+    assert retried["createdAt"] == created["createdAt"]
+    assert retried["updatedAt"] > created["updatedAt"]
+    assert len(state.messages) == 1
+    _, body = await api.get(created["id"])
+    assert [a["status"] for a in body["attempts"]] == ["created", "failure"]
+
+
+async def test_at_most_three_attempts(api, state: MockPostman):
+    _, created = await api.send(recipient="6522222222")
+    for _ in range(2):
+        state.advance(10)
+        assert (await api.retry(created["id"]))[0] == 201
+    state.advance(10)
+    status, body = await api.retry(created["id"])
+    assert status == 400
+    assert_envelope(body, "too_many_message_attempts_error")
+    _, message = await api.get(created["id"])
+    assert len(message["attempts"]) == 3
+    assert {a["status"] for a in message["attempts"]} == {"failure"}
