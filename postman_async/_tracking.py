@@ -153,6 +153,7 @@ class Tracker:
         self._watches: list[_Watch] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
         self._last_pages = 1
         #: Status-read calls spent so far (GETs and list pages).
         self.calls = 0
@@ -219,12 +220,16 @@ class Tracker:
     # ------------------------------------------------------------------ loop
 
     def _ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"postman-tracker-{self.campaign.id}"
-            )
-        else:
-            self._wake.set()
+            self._task = loop.create_task(self._run(), name=f"postman-tracker-{self.campaign.id}")
+            return
+        # A new watcher: poll within min_interval, but do not poll at once (its message
+        # was most likely just sent), so a watcher per send does not poll per send.
+        soon = loop.time() + self.policy.min_interval
+        if self._timer is not None and self._timer.when() > soon:
+            self._timer.cancel()
+            self._timer = loop.call_at(soon, self._wake.set)
 
     async def _run(self) -> None:
         interval = self.policy.min_interval
@@ -253,11 +258,13 @@ class Tracker:
         """Sleep ``interval`` (with jitter), or less if a new watcher arrives."""
         spread = self.policy.jitter * (2 * self._rand() - 1)
         self._wake.clear()
-        timer = asyncio.get_running_loop().call_later(interval * (1 + spread), self._wake.set)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(interval * (1 + spread), self._wake.set)
         try:
             await self._wake.wait()
         finally:
-            timer.cancel()
+            self._timer.cancel()
+            self._timer = None
 
     # ------------------------------------------------------------------ one round
 
@@ -337,13 +344,20 @@ class Tracker:
     async def _dispatch(self, updates: list[tuple[str | None, Message]]) -> bool:
         now = self._wall()
         changed = False
+        # Index the watchers once per round: thousands of single-message waiters are common.
+        by_id: dict[str, list[_Watch]] = {}
+        by_batch: dict[str, list[_Watch]] = {}
+        for watch in self._watches:
+            if not watch.done:
+                for mid in watch.pending:
+                    by_id.setdefault(mid, []).append(watch)
+                for bid in watch.batches:
+                    by_batch.setdefault(bid, []).append(watch)
         for batch_id, message in updates:
-            watches = [
-                w
-                for w in self._watches
-                if not w.done
-                and (message.id in w.pending or (batch_id is not None and batch_id in w.batches))
-            ]
+            watches = by_id.get(message.id, [])
+            if batch_id is not None and batch_id in by_batch:
+                watches = list(dict.fromkeys([*watches, *by_batch[batch_id]]))
+            watches = [w for w in watches if not w.done]
             if not watches:
                 continue
             codes = frozenset().union(*(w.retry_codes for w in watches))

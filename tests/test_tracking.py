@@ -344,3 +344,46 @@ def test_already_final_messages_end_at_once_without_calls() -> None:
 
     assert run_virtual(main) == []
     assert fake.calls == []
+
+
+def test_a_new_waiter_is_polled_within_min_interval_not_at_once() -> None:
+    fake = FakeCampaign(2)
+    times: list[float] = []
+    original = fake._get_message
+
+    async def timed(mid: str, *, priority: Priority) -> Message:
+        times.append(asyncio.get_running_loop().time())
+        return await original(mid, priority=priority)
+
+    fake._get_message = timed  # type: ignore[method-assign]
+
+    async def main() -> None:
+        trk = tracker(fake)
+        first = asyncio.create_task(collect(trk.follow([fake.messages["m00000"]], (), ())))
+        await asyncio.sleep(3.5)  # polls at t=1 and t=3; the next would be t=7
+        second = asyncio.create_task(collect(trk.follow([fake.messages["m00001"]], (), ())))
+        await asyncio.sleep(0)
+        assert times[-1] == pytest.approx(3.0)  # registering did not poll at once
+        await asyncio.sleep(1.5)
+        fake.set_all("success")
+        await asyncio.gather(first, second)
+
+    run_virtual(main)
+    assert sorted(set(times))[:3] == [pytest.approx(1.0), pytest.approx(3.0), pytest.approx(4.5)]
+
+
+def test_many_single_message_waiters_share_each_round() -> None:
+    fake = FakeCampaign(2000)
+
+    async def main() -> None:
+        trk = tracker(fake)
+        waiters = [
+            asyncio.create_task(collect(trk.follow([m], (), ()))) for m in fake.messages.values()
+        ]
+        await asyncio.sleep(1.5)
+        fake.set_all("success")
+        await asyncio.gather(*waiters)
+
+    run_virtual(main)
+    assert fake.count("get") == 0
+    assert fake.count("list") == 4  # rounds at t=1 and t=3, two pages of 1,000 each
