@@ -127,6 +127,9 @@ class SlidingWindowLimiter:
             worth into one second on the server's clock.
         slowdown: after a 429, the share of ``rate`` allowed during ``cooldown``.
         cooldown: seconds that the reduced rate lasts after the latest 429.
+        poll_reserve: share of each window that background status polls
+            (:attr:`Priority.POLL`) leave free for sends; at least one slot is
+            always open to polls.
     """
 
     __slots__ = (
@@ -142,6 +145,7 @@ class SlidingWindowLimiter:
         "granted",
         "margin",
         "period",
+        "poll_reserve",
         "rate",
         "slowdown",
     )
@@ -156,6 +160,8 @@ class SlidingWindowLimiter:
     slowdown: float
     #: How long the reduced rate lasts after the latest 429, seconds.
     cooldown: float
+    #: Share of each window that status polls leave free for sends.
+    poll_reserve: float
     #: Total slots handed out (and not given back).
     granted: int
 
@@ -167,16 +173,20 @@ class SlidingWindowLimiter:
         margin: float = 0.02,
         slowdown: float = 0.5,
         cooldown: float = 5.0,
+        poll_reserve: float = 0.2,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
             raise ValueError(f"rate must be a whole number of requests >= 1, got {rate!r}")
         if period <= 0 or margin < 0 or not 0 < slowdown <= 1 or cooldown < 0:
             raise ValueError("period must be > 0, margin >= 0, 0 < slowdown <= 1, cooldown >= 0")
+        if not 0 <= poll_reserve < 1:
+            raise ValueError("poll_reserve must be at least 0 and below 1")
         self.rate = rate
         self.period = period
         self.margin = margin
         self.slowdown = slowdown
         self.cooldown = cooldown
+        self.poll_reserve = poll_reserve
         self.granted = 0
         # Grant (or actual send) times within the last window, sorted.
         self._log: list[float] = []
@@ -213,7 +223,7 @@ class SlidingWindowLimiter:
             raise ClientClosedError("the client is closed")
         loop = self._loop = asyncio.get_running_loop()
         now = loop.time()
-        if not self._heap and self._next_free(now) <= now:
+        if not self._heap and self._next_free(now, priority) <= now:
             self._grant(now)
             return now
         if timeout is not None and timeout <= 0:
@@ -276,19 +286,24 @@ class SlidingWindowLimiter:
 
     # ------------------------------------------------------------------ internals
 
-    def _capacity(self, now: float) -> int:
+    def _capacity(self, now: float, priority: int = Priority.SEND) -> int:
+        capacity = self.rate
         if now < self._cooldown_until:
-            return max(1, math.floor(self.rate * self.slowdown))
-        return self.rate
+            capacity = max(1, math.floor(self.rate * self.slowdown))
+        if priority >= Priority.POLL:
+            # Background polls leave part of every window free, so that a send arriving
+            # just after a poll need not wait for the window to move.
+            capacity -= min(capacity - 1, math.ceil(capacity * self.poll_reserve))
+        return capacity
 
-    def _next_free(self, now: float) -> float:
-        """The earliest time a request may leave, given the grants so far."""
+    def _next_free(self, now: float, priority: int = Priority.SEND) -> float:
+        """The earliest time a request of ``priority`` may leave, given the grants so far."""
         window = self.period + self.margin
         log = self._log
         stale = bisect.bisect_right(log, now - window)
         if stale:
             del log[:stale]
-        capacity = self._capacity(now)
+        capacity = self._capacity(now, priority)
         earliest = max(now, self._not_before)
         if len(log) < capacity:
             return earliest
@@ -324,7 +339,7 @@ class SlidingWindowLimiter:
                 heapq.heappop(heap)
                 continue
             now = loop.time()
-            at = self._next_free(now)
+            at = self._next_free(now, heap[0][0])
             if at > now:
                 self._arm(at)
                 return
