@@ -83,7 +83,7 @@ async def send_many(
 ) -> AsyncIterator[SendResult]:
     """Send one SMS per row; yield a :class:`SendResult` per row as each completes."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        raise ValidationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
     source = _Rows(rows)
     results: asyncio.Queue[SendResult | None] = asyncio.Queue(maxsize=concurrency)
 

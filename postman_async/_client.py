@@ -382,26 +382,35 @@ class Campaign:
             json=encode_send(body),
         )
         started = dt.datetime.now(dt.timezone.utc)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + call.timeout
         try:
             return await self._send_call(call)
         except PostmanError as exc:
             policy = self._client.retry.ambiguous_sends
             if not exc.message_may_exist or policy is not AmbiguousSendPolicy.RECONCILE:
                 raise
-            found = await self._reconcile(body, started, timeout)
-            if found is not None:
-                logger.info(
-                    "send to %s: outcome was unknown; found message %s, not sending again",
+            # Reconciling and re-sending share the call's one deadline; whatever fails
+            # from here on, the first attempt may still have created the SMS.
+            try:
+                found = await self._reconcile(body, started, _remaining(deadline, loop, exc))
+                if found is not None:
+                    logger.info(
+                        "send to %s: outcome was unknown; found message %s, not sending again",
+                        mask_phone(body.recipient),
+                        found.id,
+                    )
+                    return found
+                logger.warning(
+                    "send to %s: outcome unknown and no matching message found; sending again "
+                    "(a late-created original would make this a duplicate)",
                     mask_phone(body.recipient),
-                    found.id,
                 )
-                return found
-            logger.warning(
-                "send to %s: outcome unknown and no matching message found; sending again "
-                "(a late-created original would make this a duplicate)",
-                mask_phone(body.recipient),
-            )
-            return await self._send_call(call)
+                timeout_left = _remaining(deadline, loop, exc)
+                return await self._send_call(msgspec.structs.replace(call, timeout=timeout_left))
+            except PostmanError as later:
+                later.message_may_exist = True
+                raise
 
     def send_many(
         self,
@@ -880,6 +889,14 @@ class Campaign:
         """
         call = self._call("POST", self._batch_path(batch_id, "/retry"), Priority.RETRY, timeout)
         await self._client._request(call)
+
+
+def _remaining(deadline: float, loop: asyncio.AbstractEventLoop, error: PostmanError) -> float:
+    """Seconds left before ``deadline``; re-raise ``error`` if none are."""
+    left = deadline - loop.time()
+    if left <= 0:
+        raise error
+    return left
 
 
 def _read_csv_file(path: pathlib.Path) -> bytes:

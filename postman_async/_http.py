@@ -114,11 +114,32 @@ def _is_loopback(host: str) -> bool:
 class _Departure:
     """Ties one attempt to its limiter slot, to report when the request really left."""
 
-    __slots__ = ("granted_at", "limiter")
+    __slots__ = ("granted_at", "has_body", "left", "limiter", "reported", "traced")
 
-    def __init__(self, limiter: RateLimiter, granted_at: float) -> None:
+    def __init__(
+        self, limiter: RateLimiter, granted_at: float, *, traced: bool, has_body: bool
+    ) -> None:
         self.limiter = limiter
         self.granted_at = granted_at
+        #: Whether the session's trace hooks report departures (only on our own session).
+        self.traced = traced
+        #: Whether the request carries a body (it then leaves with its first chunk).
+        self.has_body = has_body
+        #: Whether aiohttp started sending the request (known only when ``traced``).
+        self.left = False
+        #: Whether the departure was reported to the limiter.
+        self.reported = False
+
+    def report(self, now: float) -> None:
+        """Tell the limiter, once, when the request really left."""
+        if not self.reported:
+            self.reported = True
+            self.limiter.sent(self.granted_at, now)
+
+    @property
+    def may_have_left(self) -> bool:
+        """Whether the request may have reached the server (unknown counts as yes)."""
+        return self.left or not self.traced
 
     def __deepcopy__(self, memo: dict[int, object]) -> _Departure:
         # Mocking libraries deep-copy request kwargs; never copy the limiter (and its loop).
@@ -130,10 +151,28 @@ async def _on_headers_sent(
     context: object,
     params: aiohttp.TraceRequestHeadersSentParams,
 ) -> None:
-    """Tell the limiter when a request actually left (after any connection set-up)."""
+    """Tell the limiter when a body-less request actually left (after any connection set-up)."""
     departure = getattr(context, "trace_request_ctx", None)
     if isinstance(departure, _Departure):
-        departure.limiter.sent(departure.granted_at, asyncio.get_running_loop().time())
+        departure.left = True
+        if not departure.has_body:
+            departure.report(asyncio.get_running_loop().time())
+
+
+async def _on_chunk_sent(
+    session: aiohttp.ClientSession,
+    context: object,
+    params: aiohttp.TraceRequestChunkSentParams,
+) -> None:
+    """Tell the limiter when a request with a body actually left.
+
+    aiohttp holds such a request's headers back and writes them with the first
+    body chunk; before Python 3.12 that write happens in a task scheduled later,
+    tens of milliseconds after "headers sent" when a burst of requests leaves.
+    """
+    departure = getattr(context, "trace_request_ctx", None)
+    if isinstance(departure, _Departure) and departure.has_body:
+        departure.report(asyncio.get_running_loop().time())
 
 
 class _AttemptFailed(Exception):
@@ -174,6 +213,10 @@ class Transport:
         self._connect_timeout = connect_timeout
         self._rand = rand
         self._closed = False
+        # Responses whose body is being read, and retry backoffs under way: close()
+        # ends both at once instead of leaving the calls to their deadlines.
+        self._reading: set[aiohttp.ClientResponse] = set()
+        self._sleepers: set[asyncio.Future[None]] = set()
         self._user_agent = f"postman-async/{__version__} aiohttp/{aiohttp.__version__}"
 
     @property
@@ -187,6 +230,7 @@ class Transport:
         if self._session is None:
             trace = aiohttp.TraceConfig()
             trace.on_request_headers_sent.append(_on_headers_sent)
+            trace.on_request_chunk_sent.append(_on_chunk_sent)
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 raise_for_status=False,
@@ -195,8 +239,17 @@ class Transport:
         return self._session
 
     async def close(self) -> None:
-        """Close the session if this transport created it; refuse later calls."""
+        """Close the session if this transport created it; end calls under way; refuse later calls.
+
+        Calls reading a response or waiting to retry end at once with
+        :class:`ClientClosedError` (aiohttp alone would leave a half-read body
+        waiting for the call's deadline).
+        """
         self._closed = True
+        for wake in self._sleepers:
+            _wake(wake)
+        for response in self._reading:
+            response.content.set_exception(aiohttp.ClientConnectionError("the client was closed"))
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
@@ -215,71 +268,90 @@ class Transport:
         policy = self.retry
         may_exist = False  # an earlier attempt of this send may have created the SMS
         last: PostmanError | None = None
-        for attempt in range(1, policy.max_attempts + 1):
-            started = loop.time()
-            granted_at = await call.limiter.acquire(call.priority, timeout=deadline - started)
-            if granted_at is None:
-                if last is not None:
-                    raise last
-                raise LimiterTimeoutError(
-                    f"{call.method} {call.path}: waited {call.timeout:g} s for the campaign's "
-                    "rate budget without getting a slot; raise timeout= or send less at once"
-                )
-            waited = loop.time() - started
-            try:
-                status, body, retry_after = await self._attempt(
-                    call, deadline - loop.time(), _Departure(call.limiter, granted_at)
-                )
-            except _AttemptFailed as failed:
-                error = failed.error
-                error.__cause__ = failed.__cause__  # keep the transport error for debugging
-                ambiguous = failed.sent and call.kind is CallKind.CREATES_MESSAGES
-                may_exist = may_exist or ambiguous
-                retryable = failed.retryable and (
-                    not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND
-                )
-                status_text = type(error).__name__
-                retry_after = None
-            else:
-                self._log_attempt(call, status, attempt, waited, loop.time() - started)
-                if 200 <= status < 300:
-                    return Response(status, body)
-                error = _api_error(call, status, body, retry_after)
-                ambiguous = status >= 500 and call.kind is CallKind.CREATES_MESSAGES
-                may_exist = may_exist or ambiguous
-                if status == 429:
-                    call.limiter.slow_down(retry_after)
-                    logger.warning(
-                        "%s %s: HTTP 429, Postman dropped the request (rate limit); "
-                        "this campaign's limiter slows down for a while",
-                        call.method,
-                        call.path,
+        try:
+            for attempt in range(1, policy.max_attempts + 1):
+                started = loop.time()
+                granted_at = await call.limiter.acquire(call.priority, timeout=deadline - started)
+                if granted_at is None:
+                    if last is not None:
+                        raise last
+                    raise LimiterTimeoutError(
+                        f"{call.method} {call.path}: waited {call.timeout:g} s for the campaign's "
+                        "rate budget without getting a slot; raise timeout= or send less at once"
                     )
-                retryable = status == 429 or (
-                    status >= 500
-                    and (not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND)
+                waited = loop.time() - started
+                departure = _Departure(
+                    call.limiter,
+                    granted_at,
+                    traced=self._owns_session,
+                    has_body=call.json is not None or call.upload is not None,
                 )
-                status_text = f"HTTP {status}"
-            error.message_may_exist = may_exist
-            if not retryable or attempt == policy.max_attempts:
-                raise error
-            delay = policy.delay(attempt, rand=self._rand)
-            if retry_after is not None:
-                delay = max(delay, retry_after)
-            if loop.time() + delay >= deadline:
-                raise error
-            logger.info(
-                "%s %s: %s on attempt %d of %d; retrying in %.2f s",
-                call.method,
-                call.path,
-                status_text,
-                attempt,
-                policy.max_attempts,
-                delay,
-            )
-            last = error
-            await asyncio.sleep(delay)
+                try:
+                    status, body, retry_after = await self._attempt(
+                        call, deadline - loop.time(), departure
+                    )
+                except _AttemptFailed as failed:
+                    error = failed.error
+                    error.__cause__ = failed.__cause__  # keep the transport error for debugging
+                    ambiguous = failed.sent and call.kind is CallKind.CREATES_MESSAGES
+                    may_exist = may_exist or ambiguous
+                    retryable = failed.retryable and (
+                        not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND
+                    )
+                    status_text = type(error).__name__
+                    retry_after = None
+                else:
+                    self._log_attempt(call, status, attempt, waited, loop.time() - started)
+                    if 200 <= status < 300:
+                        return Response(status, body)
+                    error = _api_error(call, status, body, retry_after)
+                    ambiguous = status >= 500 and call.kind is CallKind.CREATES_MESSAGES
+                    may_exist = may_exist or ambiguous
+                    if status == 429:
+                        _slow_down(call, retry_after)
+                    retryable = status == 429 or (
+                        status >= 500
+                        and (not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND)
+                    )
+                    status_text = f"HTTP {status}"
+                error.message_may_exist = may_exist
+                if not retryable or attempt == policy.max_attempts:
+                    raise error
+                delay = policy.delay(attempt, rand=self._rand)
+                if retry_after is not None:
+                    delay = max(delay, retry_after)
+                if loop.time() + delay >= deadline:
+                    raise error
+                logger.info(
+                    "%s %s: %s on attempt %d of %d; retrying in %.2f s",
+                    call.method,
+                    call.path,
+                    status_text,
+                    attempt,
+                    policy.max_attempts,
+                    delay,
+                )
+                last = error
+                await self._backoff(delay)
+        except ClientClosedError as exc:
+            # Closing must not hide what an earlier attempt learned: the SMS may exist.
+            exc.message_may_exist = exc.message_may_exist or may_exist
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _backoff(self, delay: float) -> None:
+        """Sleep ``delay`` seconds before a retry, or until :meth:`close`."""
+        loop = asyncio.get_running_loop()
+        wake: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(delay, _wake, wake)
+        self._sleepers.add(wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._sleepers.discard(wake)
+        if self._closed:
+            raise ClientClosedError("the client was closed while the call waited to retry")
 
     def _log_attempt(
         self, call: Call, status: int, attempt: int, waited: float, spent: float
@@ -306,6 +378,15 @@ class Transport:
                 retryable=False,
             )
         session = self._get_session()
+        if session.closed:  # a borrowed session its owner has closed
+            raise _AttemptFailed(
+                ClientClosedError(
+                    f"{call.method} {call.path}: the aiohttp session given to "
+                    "PostmanClient(session=...) is closed"
+                ),
+                sent=False,
+                retryable=False,
+            )
         url = yarl.URL(self._base + call.path, encoded=True)
         headers = {"Authorization": f"Bearer {call.api_key.reveal()}"}
         data: bytes | aiohttp.FormData | None = call.json
@@ -331,19 +412,47 @@ class Transport:
                 raise_for_status=False,
                 trace_request_ctx=departure,
             ) as resp:
-                body = await _read_body(resp, call)
+                departure.left = True  # an answer came, so the request certainly left
+                self._reading.add(resp)
+                try:
+                    body = await _read_body(resp, call)
+                finally:
+                    self._reading.discard(resp)
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 return resp.status, body, retry_after
         except _AttemptFailed:
             raise
+        except asyncio.CancelledError:
+            # Closing a session cancels aiohttp's internal waits (a queued request's wait
+            # for a pooled connection) without cancelling our task: that is a closed
+            # client, not a cancellation the caller asked for.
+            if _being_cancelled() or not (self._closed or session.closed):
+                raise
+            raise _AttemptFailed(
+                ClientClosedError(
+                    f"{call.method} {call.path}: the client was closed during the call"
+                ),
+                sent=departure.may_have_left,
+                retryable=False,
+            ) from None
         except Exception as exc:
-            self._translate(call, exc)
+            self._translate(call, exc, departure, session)
 
-    def _translate(self, call: Call, exc: BaseException) -> NoReturn:
+    def _translate(
+        self,
+        call: Call,
+        exc: BaseException,
+        departure: _Departure,
+        session: aiohttp.ClientSession,
+    ) -> NoReturn:
         """Map an aiohttp/OS exception to a PostmanError, noting whether it was sent."""
         where = f"{call.method} {call.path}"
-        if self._closed:
-            raise ClientClosedError(f"{where}: the client was closed during the call") from exc
+        if self._closed or session.closed:
+            raise _AttemptFailed(
+                ClientClosedError(f"{where}: the client was closed during the call"),
+                sent=departure.may_have_left,
+                retryable=False,
+            ) from exc
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             raise _AttemptFailed(
                 APIConnectionError(
@@ -370,6 +479,17 @@ class Transport:
             raise _AttemptFailed(
                 APIConnectionError(f"{where}: invalid URL"), sent=False, retryable=False
             ) from exc
+        if isinstance(exc, aiohttp.ClientResponseError):
+            # A response aiohttp could not parse.  Its text carries the request URL (a
+            # search query may hold a phone number) and its repr the request headers
+            # (the API key), so keep only what the server said and drop the exception.
+            raise _AttemptFailed(
+                APIConnectionError(
+                    f"{where}: unreadable response after sending: "
+                    f"{exc.message or type(exc).__name__}"
+                ),
+                sent=True,
+            ) from None
         if isinstance(exc, (aiohttp.ClientError, OSError)):
             detail = str(exc) or type(exc).__name__
             raise _AttemptFailed(
@@ -392,6 +512,28 @@ async def _read_body(resp: aiohttp.ClientResponse, call: Call) -> bytes:
             raise _AttemptFailed(_too_big(call, resp.status), sent=True, retryable=False)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _slow_down(call: Call, retry_after: float | None) -> None:
+    call.limiter.slow_down(retry_after)
+    logger.warning(
+        "%s %s: HTTP 429, Postman dropped the request (rate limit); "
+        "this campaign's limiter slows down for a while",
+        call.method,
+        call.path,
+    )
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _being_cancelled() -> bool:
+    """Whether someone asked to cancel the current task (unknowable before Python 3.11)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or bool(cancelling())
 
 
 def _too_big(call: Call, status: int) -> ResponseDecodeError:
