@@ -39,6 +39,15 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     #: Why the row failed (a ValidationError for bad input; nothing was sent then).
     error: PostmanError | None = None
 
+    def __repr__(self) -> str:
+        # The row holds a phone number and template values (often an OTP): never show it.
+        outcome = (
+            f"message={self.message.id!r}"
+            if self.message is not None
+            else f"error={type(self.error).__name__}"
+        )
+        return f"SendResult(index={self.index}, {outcome})"
+
     @property
     def ok(self) -> bool:
         """Whether the message was created."""

@@ -43,6 +43,7 @@ from ._models import (
     decode_page,
     decode_receipt,
     encode_send,
+    mask_phone,
 )
 from ._retry import AmbiguousSendPolicy, RetryPolicy
 from ._tracking import RETRYABLE_DELIVERY_ERRORS, Tracker, TrackingPolicy, is_final
@@ -51,7 +52,6 @@ from ._validate import (
     check_api_key,
     check_tps,
     check_values,
-    mask_phone,
     normalize_language,
     normalize_recipient,
     path_segment,

@@ -99,6 +99,13 @@ class Language(_OpenStrEnum):
 KNOWN_LANGUAGES = frozenset(member.value for member in Language)
 
 
+def mask_phone(number: str) -> str:
+    """Hide all but the first two and last two digits: ``"6591234567"`` -> ``"65******67"``."""
+    if len(number) <= 4:
+        return "*" * len(number)
+    return f"{number[:2]}{'*' * (len(number) - 4)}{number[-2:]}"
+
+
 def _open_enum(cls: type[_E], value: str | None, default: _E) -> _E:
     return default if value is None else cls(value)
 
@@ -183,6 +190,16 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     attempts: tuple[Attempt, ...] = ()
     #: Number of attempts, when Postman reports it (else ``len(attempts)`` if known).
     num_attempts: int | None = None
+
+    def __repr__(self) -> str:
+        # Recipients are personal data and values often hold an OTP: keep both out of
+        # logs and tracebacks that show a message.
+        recipient = None if self.recipient is None else mask_phone(self.recipient)
+        return (
+            f"Message(id={self.id!r}, latest_status={self.latest_status.value!r}, "
+            f"recipient={recipient!r}, values=<{len(self.values)} hidden>, "
+            f"attempts={len(self.attempts)}, created_at={self.created_at!r})"
+        )
 
     @property
     def is_final(self) -> bool:

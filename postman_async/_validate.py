@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from ._errors import ValidationError
-from ._models import KNOWN_LANGUAGES, Language
+from ._models import KNOWN_LANGUAGES, Language, mask_phone
 
 #: Separators people write inside phone numbers.
 _PHONE_NOISE = re.compile(r"[\s\-().]")
@@ -21,18 +21,6 @@ _RESERVED_VARIABLES = frozenset({"recipient", "language"})
 #: Postman's cap on a template body; a single value cannot be longer.
 MAX_VALUE_LENGTH = 1000
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
-
-
-def mask_phone(number: str) -> str:
-    """Hide all but the country code's first digits and the last two digits.
-
-    >>> mask_phone("6591234567")
-    '65******67'
-    """
-    digits = str(number)
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    return f"{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
 
 
 def normalize_recipient(recipient: object) -> str:

@@ -108,3 +108,16 @@ async def test_concurrency_must_be_positive(campaign: Any, bad: Any) -> None:
     with pytest.raises(ValueError, match="concurrency"):
         async for _ in campaign.send_many([], concurrency=bad):
             pass
+
+
+def test_send_result_repr_hides_the_row() -> None:
+    from postman_async import Message, MessageStatus
+
+    ok = SendResult(
+        index=3,
+        row={"recipient": "6591234567", "otp": "918273"},
+        message=Message(id="m1", latest_status=MessageStatus.CREATED, recipient="6591234567"),
+    )
+    bad = SendResult(index=4, row={"recipient": "6591234567"}, error=ValidationError("x"))
+    assert repr(ok) == "SendResult(index=3, message='m1')"
+    assert repr(bad) == "SendResult(index=4, error=ValidationError)"

@@ -819,3 +819,18 @@ def test_message_shaped_json(value: dict[str, object]) -> None:
     body = json.dumps(value).encode()
     _decodes_or_refuses(body)
     _decodes_or_refuses(json.dumps({"data": [value]}).encode())
+
+
+def test_message_repr_hides_recipient_and_values() -> None:
+    from postman_async._models import decode_message
+
+    msg = decode_message(
+        b'{"id": "message_1", "latestStatus": "sent", "recipient": "6591234567",'
+        b' "values": {"otp": "918273"}, "fullMessage": "Your OTP is 918273"}'
+    )
+    text = repr(msg)
+    assert "message_1" in text and "'sent'" in text
+    assert "65******67" in text
+    for secret in ("6591234567", "918273"):
+        assert secret not in text
+        assert secret not in str(msg)
