@@ -502,8 +502,10 @@ class Transport:
 async def _read_body(resp: aiohttp.ClientResponse, call: Call) -> bytes:
     """Read at most :data:`MAX_BODY_BYTES` of the body."""
     length = resp.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        raise _AttemptFailed(_too_big(call, resp.status), sent=True, retryable=False)
+    if length is not None:
+        if length > MAX_BODY_BYTES:
+            raise _AttemptFailed(_too_big(call, resp.status), sent=True, retryable=False)
+        return await resp.read()  # aiohttp reads no more than the declared length
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(64 * 1024):
