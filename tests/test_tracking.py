@@ -41,6 +41,7 @@ class FakeCampaign:
         self.page_size = page_size
         self.calls: list[tuple[str, Any]] = []
         self.priorities: list[Priority] = []
+        self.get_times: list[float] = []
         self.fail_with: BaseException | None = None
         for i in range(count):
             self.add(f"m{i:05d}", T0 + dt.timedelta(seconds=i))
@@ -72,6 +73,7 @@ class FakeCampaign:
     async def _get_message(self, mid: str, *, priority: Priority) -> Message:
         self.calls.append(("get", mid))
         self.priorities.append(priority)
+        self.get_times.append(asyncio.get_running_loop().time())
         self._check()
         if mid not in self.messages:
             raise NotFoundError("no such message", status=404)
@@ -200,14 +202,7 @@ def test_two_waiters_on_one_id_share_one_poll_and_polls_use_lowest_priority() ->
 
 def test_interval_backs_off_while_quiet_and_tightens_on_change() -> None:
     fake = FakeCampaign(1)
-    times: list[float] = []
-    original = fake._get_message
-
-    async def timed(mid: str, *, priority: Priority) -> Message:
-        times.append(asyncio.get_running_loop().time())
-        return await original(mid, priority=priority)
-
-    fake._get_message = timed  # type: ignore[method-assign]
+    times = fake.get_times
 
     async def main() -> None:
         trk = tracker(fake)
@@ -348,14 +343,7 @@ def test_already_final_messages_end_at_once_without_calls() -> None:
 
 def test_a_new_waiter_is_polled_within_min_interval_not_at_once() -> None:
     fake = FakeCampaign(2)
-    times: list[float] = []
-    original = fake._get_message
-
-    async def timed(mid: str, *, priority: Priority) -> Message:
-        times.append(asyncio.get_running_loop().time())
-        return await original(mid, priority=priority)
-
-    fake._get_message = timed  # type: ignore[method-assign]
+    times = fake.get_times
 
     async def main() -> None:
         trk = tracker(fake)
