@@ -33,7 +33,7 @@ from ._errors import (
 )
 from ._limits import Priority, RateLimiter
 from ._models import decode_error_body
-from ._retry import AmbiguousSendPolicy, RetryPolicy, parse_retry_after
+from ._retry import RetryPolicy, decide, parse_retry_after
 from ._validate import Secret
 from ._version import __version__
 
@@ -293,10 +293,12 @@ class Transport:
                 except _AttemptFailed as failed:
                     error = failed.error
                     error.__cause__ = failed.__cause__  # keep the transport error for debugging
-                    ambiguous = failed.sent and call.kind is CallKind.CREATES_MESSAGES
-                    may_exist = may_exist or ambiguous
-                    retryable = failed.retryable and (
-                        not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND
+                    retryable, ambiguous = decide(
+                        status=None,
+                        sent=failed.sent,
+                        transient=failed.retryable,
+                        creates_messages=call.kind is CallKind.CREATES_MESSAGES,
+                        policy=policy.ambiguous_sends,
                     )
                     status_text = type(error).__name__
                     retry_after = None
@@ -305,15 +307,17 @@ class Transport:
                     if 200 <= status < 300:
                         return Response(status, body)
                     error = _api_error(call, status, body, retry_after)
-                    ambiguous = status >= 500 and call.kind is CallKind.CREATES_MESSAGES
-                    may_exist = may_exist or ambiguous
                     if status == 429:
                         _slow_down(call, retry_after)
-                    retryable = status == 429 or (
-                        status >= 500
-                        and (not ambiguous or policy.ambiguous_sends is AmbiguousSendPolicy.RESEND)
+                    retryable, ambiguous = decide(
+                        status=status,
+                        sent=True,
+                        transient=False,
+                        creates_messages=call.kind is CallKind.CREATES_MESSAGES,
+                        policy=policy.ambiguous_sends,
                     )
                     status_text = f"HTTP {status}"
+                may_exist = may_exist or ambiguous
                 error.message_may_exist = may_exist
                 if not retryable or attempt == policy.max_attempts:
                     raise error

@@ -17,7 +17,13 @@ What is safe to retry:
 
 from __future__ import annotations
 
-__all__ = ["AmbiguousSendPolicy", "RetryPolicy", "backoff_delay", "parse_retry_after"]
+__all__ = [
+    "AmbiguousSendPolicy",
+    "RetryPolicy",
+    "backoff_delay",
+    "decide",
+    "parse_retry_after",
+]
 
 import datetime as dt
 import email.utils
@@ -81,6 +87,32 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def no_backoff(cls, max_attempts: int = 5) -> RetryPolicy:
         """A policy that retries at once: for tests of code that uses the client."""
         return cls(max_attempts=max_attempts, base_delay=0.0, max_delay=0.0)
+
+
+def decide(
+    *,
+    status: int | None,
+    sent: bool,
+    transient: bool,
+    creates_messages: bool,
+    policy: AmbiguousSendPolicy,
+) -> tuple[bool, bool]:
+    """Judge a failed attempt: return ``(retry it, it may have created a message)``.
+
+    Args:
+        status: the HTTP status, or ``None`` when no response came.
+        sent: with no response, whether the request may have reached Postman.
+        transient: with no response, whether the failure can pass (not a TLS refusal).
+        creates_messages: whether the call is a send.
+        policy: what a send does when its outcome is unknown.
+    """
+    if status is None:
+        ambiguous = sent and creates_messages
+    else:
+        ambiguous = status >= 500 and creates_messages
+        transient = status == 429 or status >= 500
+    retry = transient and (not ambiguous or policy is AmbiguousSendPolicy.RESEND)
+    return retry, ambiguous
 
 
 def backoff_delay(

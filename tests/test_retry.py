@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postman_async import AmbiguousSendPolicy, RetryPolicy
-from postman_async._retry import backoff_delay, parse_retry_after
+from postman_async._retry import backoff_delay, decide, parse_retry_after
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 5, 16, 8, 0, 0, tzinfo=UTC)
@@ -228,3 +228,39 @@ def test_parse_retry_after_any_http_date(when: dt.datetime) -> None:
     seconds = parse_retry_after(header, now=NOW)
     expected = max(0.0, (when.replace(microsecond=0) - NOW).total_seconds())
     assert seconds == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "sent", "transient", "send", "policy", "expected"),
+    [
+        # (retry it, may have created a message)
+        (429, True, False, True, "raise", (True, False)),  # dropped by Postman
+        (503, True, False, False, "raise", (True, False)),  # a read: retry freely
+        (503, True, False, True, "raise", (False, True)),  # a send: ambiguous, not re-sent
+        (503, True, False, True, "resend", (True, True)),
+        (503, True, False, True, "reconcile", (False, True)),  # reconciled by the caller
+        (400, True, False, True, "resend", (False, False)),
+        (None, False, True, True, "raise", (True, False)),  # connect failure: nothing sent
+        (None, True, True, True, "raise", (False, True)),  # reset after sending
+        (None, True, True, False, "raise", (True, False)),
+        (None, False, False, True, "resend", (False, False)),  # a refused certificate
+    ],
+)
+def test_decide_separates_safe_retries_from_ambiguous_sends(
+    status: int | None,
+    sent: bool,
+    transient: bool,
+    send: bool,
+    policy: str,
+    expected: tuple[bool, bool],
+) -> None:
+    assert (
+        decide(
+            status=status,
+            sent=sent,
+            transient=transient,
+            creates_messages=send,
+            policy=AmbiguousSendPolicy(policy),
+        )
+        == expected
+    )
