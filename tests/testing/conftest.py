@@ -13,7 +13,20 @@ import pytest_asyncio
 from postman_async.testing import MockPostman, MockServer, serve_mock
 from postman_async.testing.pytest_plugin import postman_mock
 
-__all__ = ["Api", "postman_mock"]
+__all__ = ["MESSAGE_FIELDS", "Api", "postman_mock"]
+
+#: The fields every message object starts with, in the order Postman sends them.
+MESSAGE_FIELDS = (
+    "createdAt",
+    "updatedAt",
+    "id",
+    "recipient",
+    "values",
+    "fullMessage",
+    "latestStatus",
+    "templateBodyId",
+    "campaignId",
+)
 
 
 class Api:

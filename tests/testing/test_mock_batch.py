@@ -15,6 +15,8 @@ from postman_async.testing._batch_csv import (
     parse_batch_csv,
 )
 
+from .conftest import MESSAGE_FIELDS
+
 TRICKY = ["a, b", 'say "hi"', "line one\nline two", "plain", ' "quoted, both" ']
 
 
@@ -101,15 +103,7 @@ async def test_batch_of_twenty_rows_with_quoted_cells(api, state: MockPostman):
     assert len({m["id"] for m in items}) == 20
     failed = next(m for m in items if m["recipient"] == "6511111111")
     assert list(failed) == [
-        "createdAt",
-        "updatedAt",
-        "id",
-        "recipient",
-        "values",
-        "fullMessage",
-        "latestStatus",
-        "templateBodyId",
-        "campaignId",
+        *MESSAGE_FIELDS,
         "templateBody",
         "messageAttempts",
         "language",

@@ -17,6 +17,8 @@ from postman_async.testing._pagination import (
     parse_limit,
 )
 
+from .conftest import MESSAGE_FIELDS
+
 
 def walk(keys, items, limit, match=None):
     """Walk forward from the newest page to the oldest, then back; return both walks."""
@@ -130,15 +132,7 @@ async def test_list_pages_forward_and_back(api, state: MockPostman, server):
     assert back["pageData"] == pages[1]["pageData"]
     first = pages[0]["data"][0]
     assert list(first) == [
-        "createdAt",
-        "updatedAt",
-        "id",
-        "recipient",
-        "values",
-        "fullMessage",
-        "latestStatus",
-        "templateBodyId",
-        "campaignId",
+        *MESSAGE_FIELDS,
         "templateBody",
         "batches",
         "language",

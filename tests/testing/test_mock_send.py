@@ -8,6 +8,8 @@ import pytest
 
 from postman_async.testing import MockPostman
 
+from .conftest import MESSAGE_FIELDS
+
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$")
 INVALID_RECIPIENT = (
     "Invalid recipient, ensure it is a valid normalized phone number, eg 6591112222."
@@ -28,15 +30,7 @@ async def test_send_answers_201_with_the_created_message(api, state: MockPostman
     status, body = await api.send(values={"otp": "424242"})
     assert status == 201
     assert list(body) == [
-        "createdAt",
-        "updatedAt",
-        "id",
-        "recipient",
-        "values",
-        "fullMessage",
-        "latestStatus",
-        "templateBodyId",
-        "campaignId",
+        *MESSAGE_FIELDS,
         "language",
         "creatorId",
     ]
@@ -65,15 +59,7 @@ async def test_get_message_answers_the_full_object(api, state: MockPostman):
     status, body = await api.get(created["id"])
     assert status == 200
     assert list(body) == [
-        "createdAt",
-        "updatedAt",
-        "id",
-        "recipient",
-        "values",
-        "fullMessage",
-        "latestStatus",
-        "templateBodyId",
-        "campaignId",
+        *MESSAGE_FIELDS,
         "templateBody",
         "batches",
         "language",
