@@ -219,11 +219,6 @@ class Transport:
         self._sleepers: set[asyncio.Future[None]] = set()
         self._user_agent = f"postman-async/{__version__} aiohttp/{aiohttp.__version__}"
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new PostmanClient")
