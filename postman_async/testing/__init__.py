@@ -25,6 +25,7 @@ from ._records import MockAttempt, MockBatch, MockMessage
 from ._server import CampaignOptions, MockServer, serve_mock
 from ._state import MockPostman
 from ._stats import ENDPOINTS, Stats
+from ._transport import MockTransport, Request, Response, TransportError
 
 __all__ = [
     "ENDPOINTS",
@@ -38,6 +39,10 @@ __all__ = [
     "MockMessage",
     "MockPostman",
     "MockServer",
+    "MockTransport",
+    "Request",
+    "Response",
     "Stats",
+    "TransportError",
     "serve_mock",
 ]

@@ -115,7 +115,7 @@ async def test_a_whole_debug_run_leaks_no_key_phone_or_otp(captured: Capture) ->
         )
         tracking = TrackingPolicy(min_interval=0.05, max_interval=0.1, jitter=0.0)
         async with PostmanClient(
-            base_url=server.base_url, retry=retry, tracking=tracking, timeout=30
+            base_url=server.base_url, retry_policy=retry, tracking=tracking, timeout=30
         ) as client:
             # The client believes 20 TPS; the mock allows 8: a stream of 429s.
             otp = client.campaign(server.campaign_id, api_key=SECRET_KEY, tps=20)
@@ -142,7 +142,7 @@ async def test_a_whole_debug_run_leaks_no_key_phone_or_otp(captured: Capture) ->
         state.speed = 200
         server.campaign.limiter.reset()  # a new client starts with a fresh budget
         async with PostmanClient(
-            base_url=server.base_url, retry=retry, tracking=tracking, timeout=30
+            base_url=server.base_url, retry_policy=retry, tracking=tracking, timeout=30
         ) as client:
             otp = client.campaign(server.campaign_id, api_key=SECRET_KEY, tps=8)
             receipt = await otp.send_batch([{"recipient": p, "otp": OTPS[p]} for p in PHONES[:5]])
@@ -182,10 +182,10 @@ async def test_unparseable_responses_do_not_leak_the_query_or_the_key(captured: 
         retry = RetryPolicy(
             max_attempts=2, base_delay=0, ambiguous_sends=AmbiguousSendPolicy.RECONCILE
         )
-        async with PostmanClient(base_url=server.base_url, retry=retry) as client:
+        async with PostmanClient(base_url=server.base_url, retry_policy=retry) as client:
             otp = client.campaign(CAMPAIGN, api_key=SECRET_KEY)
             for call in (
-                otp.list_messages_page(search=phone),
+                otp.list_messages(search=phone),
                 otp.send(phone, {"otp": code}),  # then reconciles with ?search=<phone>
                 otp.get_message("message_1"),
             ):
