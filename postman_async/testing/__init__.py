@@ -18,9 +18,10 @@ Example:
 From a shell: ``python -m postman_async.testing --port 8080``.
 """
 
-from ._campaign import MockCampaign
+from ._app import make_app
 from ._faults import FaultConfig
 from ._lifecycle import TEST_NUMBERS, DeliveryError
+from ._mock_campaign import MockCampaign
 from ._records import MockAttempt, MockBatch, MockMessage
 from ._server import CampaignOptions, MockServer, serve_mock
 from ._state import MockPostman
@@ -39,5 +40,6 @@ __all__ = [
     "MockPostman",
     "MockServer",
     "Stats",
+    "make_app",
     "serve_mock",
 ]

@@ -13,13 +13,10 @@ They need no key and are never rate limited or faulted:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import msgspec
 from aiohttp import hdrs, web
 
-if TYPE_CHECKING:
-    from ._state import MockPostman
+from ._state import MockPostman
 
 #: Prefix of the admin paths.
 ADMIN_PREFIX = "/_mock"

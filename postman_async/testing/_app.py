@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import msgspec
 from aiohttp import BodyPartReader, web
 
 from ._admin import add_admin_routes
 from ._batch_csv import FILE_TOO_LARGE, MAX_FILE_BYTES, CsvError, parse_batch_csv
-from ._campaign import MockCampaign
-from ._errors import ApiError, invalid, route_not_found_body
+from ._checks import language_problem, recipient_problem, values_problem
 from ._gate import Gate, Handler, json_response
-from ._pagination import decode_cursor, paginate, parse_limit
+from ._mock_campaign import MockCampaign
+from ._pagination import PageSlice, decode_cursor, paginate, parse_limit
 from ._records import MockMessage
+from ._refusals import MockApiError, invalid, route_not_found_body
 from ._render import Renderer
-from ._validation import language_problem, recipient_problem, values_problem
+from ._state import MockPostman
 from ._wire import BatchCreatedOut
-
-if TYPE_CHECKING:
-    from ._pagination import Page
-    from ._state import MockPostman
 
 #: Prefix of every API path.
 API_PREFIX = "/api/v2"
@@ -30,8 +27,12 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
-def build_app(state: MockPostman) -> web.Application:
-    """Return the application serving ``state`` (see ``MockPostman.make_app``)."""
+def make_app(state: MockPostman) -> web.Application:
+    """Return an ``aiohttp.web.Application`` serving the API and admin endpoints of ``state``.
+
+    ``serve_mock`` runs it on a socket; use it directly with ``aiohttp.test_utils`` or your
+    own ``web.AppRunner``.
+    """
     app = web.Application()
     api = _Api(state)
     gate = Gate(state)
@@ -95,7 +96,7 @@ class _Api:
         """``GET /campaigns/{campaignId}/messages/{messageId}``."""
         message = self._state.messages.get(request.match_info["message_id"])
         if message is None or message.campaign_id != campaign.id:
-            raise ApiError(404, "message_not_found", "Message not found")
+            raise MockApiError(404, "message_not_found", "Message not found")
         return json_response(_encode(self._renderer(campaign).message(message)))
 
     async def list_messages(
@@ -132,7 +133,7 @@ class _Api:
         """``GET /campaigns/{campaignId}/batch/{batchId}/messages``."""
         batch = campaign.batches.get(request.match_info["batch_id"])
         if batch is None:
-            raise ApiError(404, "batch_not_found", "Batch not found")
+            raise MockApiError(404, "batch_not_found", "Batch not found")
         page = _page(request, batch.keys, batch.messages)
         renderer = self._renderer(campaign)
         return json_response(_encode(renderer.page(page, renderer.batch_message)))
@@ -140,7 +141,7 @@ class _Api:
 
 def _page(
     request: web.Request, keys: list[tuple[str, str]], messages: list[MockMessage]
-) -> Page[MockMessage]:
+) -> PageSlice[MockMessage]:
     query = request.query
     after = query.get("after")
     before = query.get("before")

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ._validation import language_problem, recipient_problem
+from ._checks import language_problem, recipient_problem
 
 #: Largest accepted upload, in bytes.
 MAX_FILE_BYTES = 40 * 1024 * 1024

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ._faults import FaultConfig
-from ._limits import RATE_LIMIT_MODELS, RateLimitModel
+from ._rate_windows import RATE_LIMIT_MODELS, RateLimitModel
 from ._server import serve_mock
 from ._state import MockPostman
 

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
 
-from ._campaign import MockCampaign
-from ._errors import (
+from ._faults import NO_FAULT, FaultPlan
+from ._mock_campaign import MockCampaign
+from ._refusals import (
     BAD_GATEWAY_HTML,
     TOO_MANY_REQUESTS_BODY,
     UNAUTHORIZED_BODY,
-    ApiError,
+    MockApiError,
     server_error,
 )
-from ._faults import NO_FAULT, FaultPlan
+from ._state import MockPostman
 from ._stats import Stats
-
-if TYPE_CHECKING:
-    from ._state import MockPostman
 
 #: An endpoint handler, called once the gate has let the request through.
 Handler = Callable[[web.Request, MockCampaign], Awaitable[web.StreamResponse]]
@@ -69,7 +66,7 @@ class Gate:
         now = state.monotonic()
         total.note_received(now)
         campaign.stats.note_received(now)
-        if not campaign.limiter.try_acquire(now):
+        if not campaign.rate_window.try_acquire(now):
             _count(total, campaign, "rate_limited")
             return self._too_many_requests()
         total.note_accepted(now)
@@ -120,7 +117,7 @@ async def _run(
 ) -> web.StreamResponse:
     try:
         return await handler(request, campaign)
-    except ApiError as exc:
+    except MockApiError as exc:
         return json_response(exc.body(), exc.status)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-#: Page size when ``limit`` is not given.
+#: PageSlice size when ``limit`` is not given.
 DEFAULT_LIMIT = 100
 #: Largest page size allowed.
 MAX_LIMIT = 1000
@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class PageSlice(Generic[T]):
     """One page of records, newest first."""
 
     items: list[T]
@@ -83,13 +83,13 @@ def paginate(
     after: Key | None = None,
     before: Key | None = None,
     match: Callable[[T], bool] | None = None,
-) -> Page[T]:
+) -> PageSlice[T]:
     """Return the page of ``items`` (ascending, with their ``keys``) that a request asks for.
 
     Args:
         keys: Sort keys of ``items``, ascending.
         items: The records, in the same order.
-        limit: Page size.
+        limit: PageSlice size.
         after: Return records older than this key.
         before: Return records newer than this key (ignored when ``after`` is given).
         match: Keep only records for which this returns true (the recipient search).
@@ -98,10 +98,10 @@ def paginate(
         start = bisect_right(keys, before)
         found, more = _scan(items, range(start, len(items)), limit, match)
         found.reverse()
-        return Page(found, _any(items, range(start - 1, -1, -1), match), more)
+        return PageSlice(found, _any(items, range(start - 1, -1, -1), match), more)
     end = len(items) if after is None else bisect_left(keys, after)
     found, more = _scan(items, range(end - 1, -1, -1), limit, match)
-    return Page(found, more, _any(items, range(end, len(items)), match))
+    return PageSlice(found, more, _any(items, range(end, len(items)), match))
 
 
 def _scan(

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, TypedDict
 
 from aiohttp import web
 
-from ._campaign import MockCampaign
-from ._limits import RateLimitModel
+from ._app import make_app
+from ._mock_campaign import MockCampaign
+from ._rate_windows import RateLimitModel
 from ._state import MockPostman
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ async def serve_mock(
         ready = state.add_campaign(**campaign)
     else:
         ready = next(iter(state.campaigns.values()))
-    runner = web.AppRunner(state.make_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -6,20 +6,16 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from ._batch_csv import CsvRow
-from ._campaign import MockCampaign
 from ._clock import LifecycleClock
-from ._errors import ApiError
 from ._faults import FaultConfig, FaultInjector
 from ._lifecycle import TEST_NUMBERS, schedule_for
-from ._limits import RateLimitModel
+from ._mock_campaign import MockCampaign
+from ._rate_windows import RateLimitModel
 from ._records import MAX_ATTEMPTS, MockAttempt, MockBatch, MockMessage
+from ._refusals import MockApiError
 from ._stats import Stats
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 _NOT_RETRYABLE = (
     "message_not_found_or_retry_message_not_in_failure_status",
@@ -55,13 +51,13 @@ class MockPostman:
     Example:
         >>> state = MockPostman(speed=0)
         >>> campaign = state.add_campaign(tps=10, variables=("otp",))
-        >>> app = state.make_app()
+        >>> app = make_app(state)
     """
 
     def __init__(self, speed: float = 1.0) -> None:
         #: The lifecycle clock (message ages and timestamps).
         self.clock = LifecycleClock(speed=speed)
-        #: The real monotonic clock the rate limiters use.
+        #: The real monotonic clock the rate windows use.
         self.monotonic: Callable[[], float] = time.monotonic
         #: Campaigns by ID, in creation order.
         self.campaigns: dict[str, MockCampaign] = {}
@@ -155,12 +151,6 @@ class MockPostman:
         self.campaigns[campaign.id] = campaign
         return campaign
 
-    def make_app(self) -> web.Application:
-        """Return an ``aiohttp.web.Application`` serving the API and the admin endpoints."""
-        from ._app import build_app  # noqa: PLC0415 - the app module depends on this one
-
-        return build_app(self)
-
     def reset_stats(self) -> None:
         """Zero every counter, in total and per campaign."""
         self.stats.reset()
@@ -233,20 +223,20 @@ class MockPostman:
         """Start a new attempt of a failed message.
 
         Raises:
-            ApiError: If the message is unknown, has not failed, or is out of attempts.
+            MockApiError: If the message is unknown, has not failed, or is out of attempts.
         """
         message = self.messages.get(message_id)
         now = self.now()
         if message is None or message.campaign_id != campaign.id:
-            raise ApiError(400, *_NOT_RETRYABLE)
+            raise MockApiError(400, *_NOT_RETRYABLE)
         if message.status_at(now) != "failure":
-            raise ApiError(400, *_NOT_RETRYABLE)
+            raise MockApiError(400, *_NOT_RETRYABLE)
         if message.batch is not None and message.batch.status_at(now) not in (
             _RETRYABLE_BATCH_STATUSES
         ):
-            raise ApiError(400, *_NOT_RETRYABLE)
+            raise MockApiError(400, *_NOT_RETRYABLE)
         if len(message.attempts) >= MAX_ATTEMPTS:
-            raise ApiError(400, *_TOO_MANY_ATTEMPTS)
+            raise MockApiError(400, *_TOO_MANY_ATTEMPTS)
         self._start_attempt(campaign, message, now)
         return message
 
@@ -254,24 +244,24 @@ class MockPostman:
         """Start a new attempt of every failed message of a batch; return those messages.
 
         Raises:
-            ApiError: If the batch is unknown or processing, has messages still ``created``,
+            MockApiError: If the batch is unknown or processing, has messages still ``created``,
                 or has no failed message with attempts left.
         """
         batch = campaign.batches.get(batch_id)
         now = self.now()
         if batch is None or batch.status_at(now) not in _RETRYABLE_BATCH_STATUSES:
-            raise ApiError(400, *_BATCH_NOT_RETRYABLE)
+            raise MockApiError(400, *_BATCH_NOT_RETRYABLE)
         statuses = [message.status_at(now) for message in batch.messages]
         if "created" in statuses:
             batch.enqueuing_failed_at = now
-            raise ApiError(400, *_UNRESOLVED)
+            raise MockApiError(400, *_UNRESOLVED)
         retryable = [
             message
             for message, status in zip(batch.messages, statuses, strict=True)
             if status == "failure" and len(message.attempts) < MAX_ATTEMPTS
         ]
         if not retryable:
-            raise ApiError(400, *_NOTHING_TO_RETRY)
+            raise MockApiError(400, *_NOTHING_TO_RETRY)
         for message in retryable:
             self._start_attempt(campaign, message, now)
         return retryable

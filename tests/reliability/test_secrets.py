@@ -36,7 +36,7 @@ from postman_async import (
     TrackingPolicy,
     ValidationError,
 )
-from postman_async.testing import FaultConfig, MockPostman, serve_mock
+from postman_async.testing import FaultConfig, MockPostman, make_app, serve_mock
 
 from .conftest import CAMPAIGN, KEY, Exchange, raw_server, settle
 
@@ -140,7 +140,7 @@ async def test_a_whole_debug_run_leaks_no_key_phone_or_otp(captured: Capture) ->
         # delivery retries (6511112222 fails with recipient_unavailable).
         state.faults = FaultConfig()
         state.speed = 200
-        server.campaign.limiter.reset()  # a new client starts with a fresh budget
+        server.campaign.rate_window.reset()  # a new client starts with a fresh budget
         async with PostmanClient(
             base_url=server.base_url, retry=retry, tracking=tracking, timeout=30
         ) as client:
@@ -266,7 +266,7 @@ async def tls_mock(ca: trustme.CA) -> AsyncIterator[TlsMock]:
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
     state = MockPostman(speed=0)
     state.add_campaign(campaign_id=CAMPAIGN, api_keys=[KEY], tps=50, variables=("otp",))
-    runner = web.AppRunner(state.make_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
     await runner.setup()
     mock = TlsMock(state, 0)
     protocol_factory = runner.server

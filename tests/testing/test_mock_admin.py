@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from postman_async.testing import ENDPOINTS, FaultConfig, MockPostman
-from postman_async.testing._limits import SlidingWindowLimiter
+from postman_async.testing._rate_windows import SlidingWindow
 
 
 async def admin(session, server, method, path, **kwargs):
@@ -112,7 +112,7 @@ async def test_admin_advance_and_reset(api, session, server, state: MockPostman)
 
 
 async def test_admin_is_exempt_from_auth_and_limits(session, server, state: MockPostman):
-    server.campaign.limiter = SlidingWindowLimiter(1)
+    server.campaign.rate_window = SlidingWindow(1)
     state.faults = FaultConfig(drop_rate=1.0)
     for _ in range(5):
         status, _ = await admin(session, server, "GET", "/stats")

@@ -28,7 +28,7 @@ _SERVER_ERROR_CODES = {
 }
 
 
-class ApiError(Exception):
+class MockApiError(Exception):
     """A request the service refuses, answered with the ``{"error": {...}}`` envelope."""
 
     def __init__(self, status: int, code: str, message: str, *, kind: str = "domain_error") -> None:
@@ -47,15 +47,15 @@ class ApiError(Exception):
         return envelope(self.code, self.message, self.kind)
 
 
-def invalid(message: str) -> ApiError:
+def invalid(message: str) -> MockApiError:
     """Return the 400 ``parameter_invalid`` error with ``message``."""
-    return ApiError(400, "parameter_invalid", message)
+    return MockApiError(400, "parameter_invalid", message)
 
 
-def server_error(status: int) -> ApiError:
+def server_error(status: int) -> MockApiError:
     """Return an injected server error with status ``status``."""
     code, message = _SERVER_ERROR_CODES.get(status, ("server_error", "Server error"))
-    return ApiError(status, code, message, kind="server_error")
+    return MockApiError(status, code, message, kind="server_error")
 
 
 def envelope(code: str, message: str, kind: str = "domain_error") -> bytes:

@@ -1,4 +1,4 @@
-"""A campaign: its settings, keys, templates, rate limiter, counters and messages."""
+"""A campaign: its settings, keys, templates, rate window, counters and messages."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from ._limits import RateLimiter, make_limiter
+from ._checks import check_campaign_settings
+from ._rate_windows import MockRateWindow, make_rate_window
 from ._records import MockBatch, MockMessage
 from ._stats import Stats
-from ._validation import check_campaign_settings
 
 #: Most API keys a campaign can hold.
 MAX_API_KEYS = 3
@@ -58,10 +58,10 @@ class MockCampaign:
         "id",
         "keys",
         "languages",
-        "limiter",
         "max_batch_rows",
         "messages",
         "rate_limit",
+        "rate_window",
         "stats",
         "template_bodies",
         "template_id",
@@ -97,8 +97,8 @@ class MockCampaign:
         self.tps = tps
         #: The rate-limit model: ``sliding``, ``fixed`` or ``token_bucket``.
         self.rate_limit = rate_limit
-        #: The limiter shared by every endpoint of the campaign.
-        self.limiter: RateLimiter = make_limiter(tps, rate_limit)
+        #: The rate window shared by every endpoint of the campaign.
+        self.rate_window: MockRateWindow = make_rate_window(tps, rate_limit)
         #: Enabled languages.
         self.languages = tuple(languages)
         #: Template variables every send must fill.
@@ -156,7 +156,7 @@ class MockCampaign:
         self.keys.clear()
         self.batches.clear()
         self.stats.reset()
-        self.limiter.reset()
+        self.rate_window.reset()
 
     def _template(self, templates: Mapping[str, str] | None, language: str) -> str:
         if templates and language in templates:

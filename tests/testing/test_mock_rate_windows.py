@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from postman_async.testing._limits import (
-    FixedWindowLimiter,
-    SlidingWindowLimiter,
-    TokenBucketLimiter,
+from postman_async.testing._rate_windows import (
+    FixedWindow,
+    SlidingWindow,
+    TokenBucket,
     Unlimited,
-    make_limiter,
+    make_rate_window,
 )
 from postman_async.testing._stats import WindowPeak
 
@@ -19,12 +19,12 @@ def accepted(limiter, times):
 
 
 def test_sliding_window_accepts_tps_then_refuses():
-    limiter = SlidingWindowLimiter(10)
+    limiter = SlidingWindow(10)
     assert accepted(limiter, [0.0] * 15) == [0.0] * 10
 
 
 def test_sliding_window_is_half_open():
-    limiter = SlidingWindowLimiter(2)
+    limiter = SlidingWindow(2)
     assert limiter.try_acquire(0.0)
     assert limiter.try_acquire(0.5)
     assert not limiter.try_acquire(0.999)
@@ -35,14 +35,14 @@ def test_sliding_window_is_half_open():
 
 
 def test_sliding_window_refused_requests_do_not_count():
-    limiter = SlidingWindowLimiter(1)
+    limiter = SlidingWindow(1)
     assert limiter.try_acquire(0.0)
     assert not limiter.try_acquire(0.9)
     assert limiter.try_acquire(1.0)
 
 
 def test_sliding_window_never_exceeds_tps_in_any_window():
-    limiter = SlidingWindowLimiter(5)
+    limiter = SlidingWindow(5)
     times = [i * 0.01 for i in range(1000)]
     ok = accepted(limiter, times)
     for t in ok:
@@ -51,7 +51,7 @@ def test_sliding_window_never_exceeds_tps_in_any_window():
 
 
 def test_fixed_window_resets_at_whole_seconds():
-    limiter = FixedWindowLimiter(3)
+    limiter = FixedWindow(3)
     assert accepted(limiter, [0.1, 0.2, 0.3, 0.9]) == [0.1, 0.2, 0.3]
     # A new window starts at 1.0: a burst straddling the boundary passes twice the limit.
     assert accepted(limiter, [1.0, 1.0, 1.0, 1.5]) == [1.0, 1.0, 1.0]
@@ -59,7 +59,7 @@ def test_fixed_window_resets_at_whole_seconds():
 
 
 def test_token_bucket_burst_then_steady_refill():
-    limiter = TokenBucketLimiter(10)
+    limiter = TokenBucket(10)
     assert len(accepted(limiter, [0.0] * 12)) == 10
     assert not limiter.try_acquire(0.05)
     assert limiter.try_acquire(0.1)  # one token refilled after 0.1 s
@@ -68,37 +68,37 @@ def test_token_bucket_burst_then_steady_refill():
 
 
 def test_token_bucket_caps_at_capacity():
-    limiter = TokenBucketLimiter(3)
+    limiter = TokenBucket(3)
     assert limiter.try_acquire(0.0)
     # A long idle time refills to 3, not more.
     assert len(accepted(limiter, [100.0] * 5)) == 3
 
 
 def test_token_bucket_tolerates_clock_going_nowhere():
-    limiter = TokenBucketLimiter(1)
+    limiter = TokenBucket(1)
     assert limiter.try_acquire(5.0)
     assert not limiter.try_acquire(4.0)
     assert limiter.try_acquire(6.0)
 
 
 def test_reset_forgets_history():
-    for limiter in (SlidingWindowLimiter(1), FixedWindowLimiter(1), TokenBucketLimiter(1)):
+    for limiter in (SlidingWindow(1), FixedWindow(1), TokenBucket(1)):
         assert limiter.try_acquire(0.0)
         assert not limiter.try_acquire(0.0)
         limiter.reset()
         assert limiter.try_acquire(0.0)
 
 
-def test_make_limiter():
-    assert isinstance(make_limiter(None, "sliding"), Unlimited)
-    assert isinstance(make_limiter(5, "sliding"), SlidingWindowLimiter)
-    assert isinstance(make_limiter(5, "fixed"), FixedWindowLimiter)
-    assert isinstance(make_limiter(5, "token_bucket"), TokenBucketLimiter)
-    assert all(make_limiter(None, "fixed").try_acquire(0.0) for _ in range(1000))
+def test_make_rate_window():
+    assert isinstance(make_rate_window(None, "sliding"), Unlimited)
+    assert isinstance(make_rate_window(5, "sliding"), SlidingWindow)
+    assert isinstance(make_rate_window(5, "fixed"), FixedWindow)
+    assert isinstance(make_rate_window(5, "token_bucket"), TokenBucket)
+    assert all(make_rate_window(None, "fixed").try_acquire(0.0) for _ in range(1000))
     with pytest.raises(ValueError, match="rate_limit"):
-        make_limiter(5, "leaky")
+        make_rate_window(5, "leaky")
     with pytest.raises(ValueError, match="tps"):
-        make_limiter(0, "sliding")
+        make_rate_window(0, "sliding")
 
 
 def test_window_peak():
