@@ -19,26 +19,34 @@ From a shell: ``python -m postman_async.testing --port 8080``.
 """
 
 from ._app import make_app
+from ._environments import ENVIRONMENTS
 from ._faults import FaultConfig
-from ._lifecycle import TEST_NUMBERS, DeliveryError
+from ._leniency import Leniency
+from ._lifecycle import PROFILES, TEST_NUMBERS, DeliveryError
 from ._mock_campaign import MockCampaign
 from ._records import MockAttempt, MockBatch, MockMessage
+from ._script import FaultScript, ScriptedFault
 from ._server import CampaignOptions, MockServer, serve_mock
 from ._state import MockPostman
 from ._stats import ENDPOINTS, Stats
 
 __all__ = [
     "ENDPOINTS",
+    "ENVIRONMENTS",
+    "PROFILES",
     "TEST_NUMBERS",
     "CampaignOptions",
     "DeliveryError",
     "FaultConfig",
+    "FaultScript",
+    "Leniency",
     "MockAttempt",
     "MockBatch",
     "MockCampaign",
     "MockMessage",
     "MockPostman",
     "MockServer",
+    "ScriptedFault",
     "Stats",
     "make_app",
     "serve_mock",

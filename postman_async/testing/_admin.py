@@ -9,6 +9,7 @@ They need no key and are never rate limited or faulted:
 * ``POST /_mock/reset``: forget messages, batches, counters and rate-limit history
   (``?stats_only=1``: counters only).
 * ``POST /_mock/advance?seconds=N``: move the lifecycle clock forward.
+* ``GET /_mock/validation-reports/{campaign id}/{name}.csv``: the report of a refused CSV.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ._state import MockPostman
 
 #: Prefix of the admin paths.
 ADMIN_PREFIX = "/_mock"
+#: Where batch validation reports are served (``reportURL`` of an invalid CSV).
+REPORTS_PREFIX = ADMIN_PREFIX + "/validation-reports"
 
 _encode = msgspec.json.Encoder().encode
 _TRUE = frozenset({"1", "true", "yes"})
@@ -79,6 +82,13 @@ def add_admin_routes(app: web.Application, state: MockPostman) -> None:
             return _json({"error": f"seconds must be a non-negative number: {exc}"}, 400)
         return _json({"now": state.now()})
 
+    async def report(request: web.Request) -> web.Response:
+        body = state.reports.get(request.match_info["name"])
+        if body is None:
+            return _json({"error": "no such report"}, 404)
+        return web.Response(body=body, headers={hdrs.CONTENT_TYPE: "text/csv; charset=utf-8"})
+
+    app.router.add_get(REPORTS_PREFIX + "/{name:.+}", report)
     app.router.add_get(ADMIN_PREFIX + "/stats", stats)
     app.router.add_get(ADMIN_PREFIX + "/campaigns", campaigns)
     app.router.add_get(ADMIN_PREFIX + "/faults", get_faults)

@@ -61,13 +61,16 @@ def decode_cursor(cursor: str) -> Key:
     return decoded[0], decoded[1]
 
 
-def parse_limit(raw: str | None) -> int:
-    """Return the page size asked for (``DEFAULT_LIMIT`` when absent).
+def parse_limit(raw: str | None, *, required: bool = False) -> int:
+    """Return the page size asked for (``DEFAULT_LIMIT`` when absent and not ``required``).
 
     Raises:
-        ValueError: If ``raw`` is not a whole number from 1 to ``MAX_LIMIT``.
+        ValueError: If ``raw`` is not a whole number from 1 to ``MAX_LIMIT``, or is absent
+            while ``required``.
     """
     if raw is None:
+        if required:
+            raise ValueError(f"limit is required: an integer between 1 and {MAX_LIMIT}")
         return DEFAULT_LIMIT
     text = raw.strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:

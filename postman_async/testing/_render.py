@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 import msgspec
 
 from ._clock import LifecycleClock
-from ._lifecycle import OUTCOME_AGE
 from ._mock_campaign import MockCampaign, TemplateBody
 from ._pagination import PageSlice, encode_cursor
 from ._records import MockAttempt, MockBatch, MockMessage
@@ -160,7 +159,7 @@ class Renderer:
             status=status,
             created_at=self._iso(attempt.started_at),
             sent_at=self._optional_iso(attempt.sent_at(self.now)),
-            delivered_at=self._delivered_at(attempt, status),
+            delivered_at=self._optional_iso(attempt.delivered_at(self.now)),
             error=AttemptErrorOut(error.type, error.code) if error is not None else None,
         )
 
@@ -169,7 +168,7 @@ class Renderer:
         error = attempt.error if status == "failure" else None
         return MessageAttemptOut(
             sent_at=self._optional_iso(attempt.sent_at(self.now)),
-            delivered_at=self._delivered_at(attempt, status),
+            delivered_at=self._optional_iso(attempt.delivered_at(self.now)),
             created_at=self._iso(attempt.started_at),
             updated_at=self._iso(changed),
             id=attempt.id,
@@ -182,11 +181,6 @@ class Renderer:
             creator_id=self._campaign.creator_id,
             creator=CreatorOut(self._campaign.creator_email),
         )
-
-    def _delivered_at(self, attempt: MockAttempt, status: str) -> str | None:
-        if status != "success":
-            return None
-        return self._iso(attempt.started_at + OUTCOME_AGE)
 
     def _optional_iso(self, at: float | None) -> str | None:
         return None if at is None else self._iso(at)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from aiohttp import web
 
 from ._app import make_app
+from ._environments import Environment
 from ._mock_campaign import MockCampaign
 from ._rate_windows import RateLimitModel
 from ._state import MockPostman
@@ -23,13 +24,15 @@ class CampaignOptions(TypedDict, total=False):
 
     campaign_id: str | None
     api_keys: Sequence[str] | None
-    tps: int | None
+    environment: Environment | None
+    tps: int | Literal["auto"] | None
     rate_limit: RateLimitModel
     languages: Sequence[str]
     variables: Sequence[str]
-    max_batch_rows: int | None
+    max_batch_rows: int | Literal["auto"] | None
     hold_sent_to_telco: bool
     templates: Mapping[str, str] | None
+    allowed_ips: Sequence[str] | None
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,24 @@ class BatchCreatedOut(msgspec.Struct, rename="camel"):
 
     is_valid: bool
     batch_id: str
+
+
+_REPORT_NAMES = {
+    "is_valid": "isValid",
+    "report_url": "reportURL",
+    "num_rows": "numRows",
+    "num_errors": "numErrors",
+    "file_has_avoidable_expensive_character": "fileHasAvoidableExpensiveCharacter",
+    "file_has_unicode": "fileHasUnicode",
+}
+
+
+class BatchReportOut(msgspec.Struct, rename=_REPORT_NAMES):
+    """Answer of batch send for a file that failed validation (the SFTP report's shape)."""
+
+    is_valid: bool
+    report_url: str
+    num_rows: int
+    num_errors: int
+    file_has_avoidable_expensive_character: bool
+    file_has_unicode: bool

@@ -43,7 +43,7 @@ from .conftest import CAMPAIGN, KEY, Exchange, raw_server, settle
 SECRET_KEY = "key_test_SUPERSECRETdo_not_log_4f9a1c"
 #: Distinct numbers (one is a documented test number that fails delivery) and OTPs that
 #: cannot occur by chance inside an ID, a timestamp or a hex trace id.
-PHONES = [f"65{8000000 + i * 7919:08d}" for i in range(16)]
+PHONES = [f"65{80000000 + i * 7919:08d}" for i in range(16)]  # valid Singapore mobiles
 FAILING = "6511112222"  # the documented test number that fails with recipient_unavailable
 OTPS = {phone: f"Zq{i:04d}Wx" for i, phone in enumerate([*PHONES, FAILING])}
 

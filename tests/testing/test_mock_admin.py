@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from postman_async.testing import ENDPOINTS, FaultConfig, MockPostman
 from postman_async.testing._rate_windows import SlidingWindow
+from postman_async.testing._refusals import INVENTED
 
 
 async def admin(session, server, method, path, **kwargs):
@@ -15,7 +16,7 @@ async def test_counters_per_endpoint_and_campaign(api, state: MockPostman):
     other = state.add_campaign(tps=None)
     _, created = await api.send()
     await api.get(created["id"])
-    await api.call("GET", "/messages")
+    await api.call("GET", "/messages", params={"limit": "10"})
     await api.send(key=other.api_key, campaign_id=other.id)
     await api.send(key="key_test_wrong")
     mine = state.campaigns[api.campaign_id].stats
@@ -124,7 +125,7 @@ async def test_unknown_route_is_404(api, session, server):
     async with session.get(f"{server.url}/api/v2/nothing") as response:
         assert response.status == 404
         assert await response.json() == {
-            "message": "Cannot GET /api/v2/nothing",
+            "message": "Cannot GET /api/v2/nothing" + INVENTED,
             "error": "Not Found",
             "statusCode": 404,
         }

@@ -54,7 +54,7 @@ async def test_every_key_of_a_campaign_works(api, state: MockPostman):
 
 
 async def test_scheme_must_be_bearer(api, session):
-    url = api.url("/messages")
+    url = api.url("/messages?limit=10")
     async with session.get(url, headers={"Authorization": f"Basic {api.key}"}) as response:
         assert response.status == 401
     async with session.get(url, headers={"Authorization": f"bearer {api.key}"}) as response:
@@ -69,7 +69,7 @@ def test_campaign_settings_are_checked():
     with pytest.raises(ValueError, match="already exists"):
         state.add_campaign(campaign_id=campaign.id)
     with pytest.raises(ValueError, match="1 to 3 API keys"):
-        state.add_campaign(api_keys=["a", "b", "c", "d"])
+        state.add_campaign(api_keys=["key_test_a", "key_test_b", "key_test_c", "key_test_d"])
     with pytest.raises(ValueError, match="unknown language"):
         state.add_campaign(languages=("klingon",))
     with pytest.raises(ValueError, match="invalid template variable"):

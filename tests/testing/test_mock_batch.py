@@ -7,13 +7,14 @@ import io
 
 import pytest
 
-from postman_async.testing import MockPostman
+from postman_async.testing import Leniency, MockPostman
 from postman_async.testing._batch_csv import (
     MAX_FILE_BYTES,
     CsvError,
     CsvRow,
     parse_batch_csv,
 )
+from postman_async.testing._refusals import INVENTED
 
 from .conftest import MESSAGE_FIELDS
 
@@ -121,7 +122,7 @@ async def test_batch_of_twenty_rows_with_quoted_cells(api, state: MockPostman):
     ok = next(m for m in items if m["recipient"] == "6591234567")
     assert ok["messageAttempts"][0]["errorType"] is None
 
-    _, listed = await api.call("GET", "/messages", params={"search": "6511111111"})
+    _, listed = await api.call("GET", "/messages", params={"search": "6511111111", "limit": "10"})
     entry = listed["data"][0]
     assert entry["batchId"] == batch_id
     batch = entry["batches"][0]
@@ -135,23 +136,97 @@ async def test_batch_of_twenty_rows_with_quoted_cells(api, state: MockPostman):
     assert single["batches"] == entry["batches"]
 
 
-async def test_batch_row_cap_of_the_test_environment(api, state: MockPostman):
-    capped = state.add_campaign(tps=None, max_batch_rows=20)
+REPORT_FIELDS = [
+    "isValid",
+    "reportURL",
+    "numRows",
+    "numErrors",
+    "fileHasAvoidableExpensiveCharacter",
+    "fileHasUnicode",
+]
+
+
+async def fetch_report(session, url):
+    async with session.get(url) as response:
+        assert response.status == 200
+        assert response.content_type == "text/csv"
+        return list(csv.reader(io.StringIO(await response.text())))
+
+
+async def test_test_environment_caps_batches_at_twenty_rows_by_default(api, state: MockPostman):
+    capped = state.add_campaign(tps=None)  # a key_test_ key: the test environment
+    assert capped.environment == "test"
+    assert capped.max_batch_rows == 20
     text = build_csv([["6591234567", "english", "1"]] * 21)
     status, body = await api.batch(text, key=capped.api_key, campaign_id=capped.id)
-    assert status == 400
-    assert body["error"]["code"] == "parameter_invalid"
-    assert "maximum for this campaign is 20" in body["error"]["message"]
+    assert status == 201
+    assert body["isValid"] is False
+    assert body["numRows"] == 21
     assert not state.messages
+    live = state.add_campaign(api_keys=["key_live_1"], tps=None)
+    assert live.environment == "production"
+    assert live.max_batch_rows is None
+    status, body = await api.batch(text, key=live.api_key, campaign_id=live.id)
+    assert (status, body["isValid"]) == (201, True)
+    assert len(state.messages) == 21
 
 
-async def test_invalid_csv_names_the_row(api, state: MockPostman):
+async def test_invalid_csv_answers_the_validation_report(api, state: MockPostman, session):
+    rows = [
+        ["6591234567", "english", "1"],
+        ["91234567", "english", "2"],
+        ["6591234567", "english", ""],
+    ]
+    status, body = await api.batch(build_csv(rows))
+    assert status == 201
+    assert list(body) == REPORT_FIELDS
+    assert body["isValid"] is False
+    assert "batchId" not in body
+    assert body["numRows"] == 3
+    assert body["numErrors"] == 2
+    assert body["fileHasUnicode"] is False
+    assert body["fileHasAvoidableExpensiveCharacter"] is False
+    assert body["reportURL"].startswith(
+        f"{api.server.url}/_mock/validation-reports/{api.campaign_id}/"
+    )
+    report = await fetch_report(session, body["reportURL"])
+    assert report[0] == ["recipient", "language", "otp", "Error Reason"]
+    assert report[1] == ["6591234567", "english", "1", ""]
+    assert report[2][:3] == ["91234567", "english", "2"]
+    assert "valid normalized phone number" in report[2][3]
+    assert report[3][3] == "empty value for otp"
+    assert not state.messages
+    assert state.stats.messages_created == 0
+
+
+async def test_report_flags_unicode_and_avoidable_characters(api):
+    rows = [
+        ["6591234567", "chinese", "\u4f60\u597d"],
+        ["6591234567", "english", "it\u2019s"],
+        ["1", "english", "x"],
+    ]
+    _, body = await api.batch(build_csv(rows))
+    assert body["isValid"] is False
+    assert body["fileHasUnicode"] is True
+    assert body["fileHasAvoidableExpensiveCharacter"] is True
+
+
+async def test_invalid_csv_as_400_when_lenient(api, state: MockPostman):
+    state.leniency = Leniency(invalid_csv_as_400=True)
     text = build_csv([["6591234567", "english", "1"], ["6591234567", "english", ""]])
     status, body = await api.batch(text)
     assert status == 400
     assert body["error"]["code"] == "parameter_invalid"
-    assert body["error"]["message"] == "Row 3: empty value for otp"
+    assert body["error"]["message"] == "Row 3: empty value for otp" + INVENTED
     assert not state.messages
+
+
+async def test_rows_with_characters_postman_blocks_are_refused(api, state: MockPostman):
+    rows = [["6591234567", "english", "ok"], ["6591234567", "english", "a {b}"]]
+    _, body = await api.batch(build_csv(rows))
+    assert (body["isValid"], body["numErrors"]) == (False, 1)
+    _, body = await api.batch(build_csv([["6591234567", "chinese", "a {b}"]]))
+    assert body["isValid"] is True
 
 
 async def test_file_over_40_mb_is_refused(api, state: MockPostman):
@@ -163,7 +238,7 @@ async def test_file_over_40_mb_is_refused(api, state: MockPostman):
 async def test_upload_must_be_a_csv_in_the_file_field(api):
     status, body = await api.batch("recipient,language,otp\n", file_name="list.xlsx")
     assert status == 400
-    assert body["error"]["message"] == "Only .csv files are accepted"
+    assert body["error"]["message"] == "Only .csv files are accepted" + INVENTED
     status, body = await api.call("POST", "/batch/messages", json={"file": "x"})
     assert status == 400
     assert "multipart/form-data" in body["error"]["message"]

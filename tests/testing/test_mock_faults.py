@@ -113,7 +113,7 @@ async def test_error_after_commit_creates_the_message(api, state: MockPostman):
     message = next(iter(state.messages.values()))
     assert message.recipient == "6598765432"
     state.faults = FaultConfig()
-    _, listed = await api.call("GET", "/messages", params={"search": "6598765432"})
+    _, listed = await api.call("GET", "/messages", params={"search": "6598765432", "limit": "10"})
     assert [m["id"] for m in listed["data"]] == [message.id]
 
 
@@ -154,7 +154,7 @@ async def test_slow_body_can_trip_a_read_timeout(api, state: MockPostman, sessio
 async def test_latency_delays_the_answer(api, state: MockPostman):
     state.faults = FaultConfig(latency=0.2)
     started = time.monotonic()
-    assert (await api.call("GET", "/messages"))[0] == 200
+    assert (await api.call("GET", "/messages", params={"limit": "10"}))[0] == 200
     assert time.monotonic() - started >= 0.19
 
 

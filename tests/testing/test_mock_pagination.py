@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postman_async.testing import MockPostman
+from postman_async.testing import Leniency, MockPostman
 from postman_async.testing._pagination import (
     decode_cursor,
     encode_cursor,
@@ -140,10 +140,22 @@ async def test_list_pages_forward_and_back(api, state: MockPostman, server):
     assert decode_cursor(pages[0]["pageData"]["startCursor"]) == (first["createdAt"], first["id"])
 
 
-async def test_list_default_limit_and_search(api, state: MockPostman, server):
+async def test_limit_is_required_unless_lenient(api, state: MockPostman, server):
     make_messages(state, server.campaign, 150, recipient=lambda i: f"659{i % 2}{i:06d}")
+    status, body = await api.call("GET", "/messages")
+    assert status == 400
+    assert body["error"]["code"] == "parameter_invalid"
+    assert "limit is required" in body["error"]["message"]
+    _, created = await api.batch("recipient,language,otp\n6591234567,english,1\n")
+    status, _ = await api.call("GET", f"/batch/{created['batchId']}/messages")
+    assert status == 400
+    state.leniency = Leniency(limit_optional=True)
     _, body = await api.call("GET", "/messages")
     assert len(body["data"]) == 100
+
+
+async def test_list_search(api, state: MockPostman, server):
+    make_messages(state, server.campaign, 150, recipient=lambda i: f"659{i % 2}{i:06d}")
     _, body = await api.call("GET", "/messages", params={"search": "6591", "limit": "1000"})
     assert len(body["data"]) == 75
     assert all("6591" in m["recipient"] for m in body["data"])

@@ -34,7 +34,7 @@ async def test_fixture_yields_a_running_server(postman_mock, session):
     assert postman_mock.campaign.tps == 10
     assert postman_mock.campaign.variables == ("otp",)
     assert postman_mock.base_url == f"http://127.0.0.1:{postman_mock.port}/api/v2"
-    url = f"{postman_mock.base_url}/campaigns/{postman_mock.campaign_id}/messages"
+    url = f"{postman_mock.base_url}/campaigns/{postman_mock.campaign_id}/messages?limit=5"
     headers = {"Authorization": f"Bearer {postman_mock.api_key}"}
     async with session.get(url, headers=headers) as response:
         assert response.status == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from postman_async.testing import FaultConfig, MockPostman, serve_mock
+from postman_async.testing._refusals import INVENTED
 from tests.testing.conftest import Api
 
 
@@ -16,7 +17,7 @@ async def test_fifteen_concurrent_sends_at_ten_tps(session):
     statuses = sorted(status for status, _ in results)
     assert statuses == [201] * 10 + [429] * 5
     throttled = [body for status, body in results if status == 429]
-    assert throttled[0] == {"message": "ThrottlerException: Too Many Requests", "statusCode": 429}
+    assert throttled[0] == {"message": "Too Many Requests" + INVENTED, "statusCode": 429}
     assert len(state.messages) == 10
     stats = server.campaign.stats
     assert stats.rate_limited == 5
@@ -32,7 +33,9 @@ async def test_limit_is_shared_across_endpoints_and_keys(session):
     async with serve_mock(state, tps=3, api_keys=["key_test_a", "key_test_b"]) as server:
         api = Api(session, server)
         assert (await api.send(key="key_test_a"))[0] == 201
-        assert (await api.call("GET", "/messages", key="key_test_b"))[0] == 200
+        assert (await api.call("GET", "/messages", key="key_test_b", params={"limit": "1"}))[
+            0
+        ] == 200
         assert (await api.call("GET", "/batch/batch_x/messages"))[0] == 404
         assert (await api.send(key="key_test_b"))[0] == 429
         other = state.add_campaign(tps=3)

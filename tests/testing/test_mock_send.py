@@ -7,6 +7,7 @@ import re
 import pytest
 
 from postman_async.testing import MockPostman
+from postman_async.testing._refusals import INVENTED
 
 from .conftest import MESSAGE_FIELDS
 
@@ -109,10 +110,28 @@ async def test_invalid_recipient(api, state: MockPostman, recipient):
     assert not state.messages
 
 
-async def test_foreign_and_long_numbers_are_accepted(api):
-    assert (await api.send(recipient="12025550123"))[0] == 201
-    assert (await api.send(recipient="123456789012345"))[0] == 201
-    assert (await api.send(recipient="12345678"))[0] == 201
+async def test_foreign_numbers_with_their_country_code_are_accepted(api):
+    for number in ("12025550123", "447911123456", "60123456789", "8613800138000", "85291234567"):
+        assert (await api.send(recipient=number))[0] == 201, number
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        "91234567",  # a Singapore number without its country code
+        "02012345678",  # a national number with its trunk zero
+        "6509123456",  # ... or with the zero after the country code
+        "659123456",  # one digit short
+        "12345678",  # too short for a US number
+        "123456789012345",  # no such US number
+        "9991234567",  # no country code 999
+        "6591234567890123",  # over 15 digits
+    ],
+)
+async def test_numbers_without_a_valid_country_code_are_refused(api, recipient):
+    status, body = await api.send(recipient=recipient)
+    assert status == 400
+    assert_envelope(body, "parameter_invalid", INVALID_RECIPIENT)
 
 
 async def test_language_not_enabled(api):
@@ -130,10 +149,10 @@ async def test_language_not_enabled(api):
     [
         ("otp=1", "Validation failed (expected type is object)"),
         (["1"], "Validation failed (expected type is object)"),
-        ({}, "Missing value(s) for template variable(s): otp"),
-        ({"code": "1"}, "Missing value(s) for template variable(s): otp"),
-        ({"otp": ""}, "Value of template variable 'otp' must be a non-empty string"),
-        ({"otp": 123456}, "Value of template variable 'otp' must be a non-empty string"),
+        ({}, "Missing value(s) for template variable(s): otp" + INVENTED),
+        ({"code": "1"}, "Missing value(s) for template variable(s): otp" + INVENTED),
+        ({"otp": ""}, "Value of template variable 'otp' must be a non-empty string" + INVENTED),
+        ({"otp": 123456}, "Value of template variable 'otp' must be a non-empty string" + INVENTED),
     ],
 )
 async def test_invalid_values(api, values, message):
