@@ -6,6 +6,9 @@ They need no key and are never rate limited or faulted:
 * ``GET /_mock/campaigns``: campaign IDs, keys and limits.
 * ``GET /_mock/faults`` / ``POST /_mock/faults``: read, or replace the fields named in a
   JSON object (``FaultConfig`` field names), answering the new configuration.
+* ``GET /_mock/script`` / ``POST /_mock/script`` / ``DELETE /_mock/script``: read the
+  scripted faults, queue one (a JSON object of ``ScriptedFault`` fields, the body as text),
+  or clear them.
 * ``POST /_mock/reset``: forget messages, batches, counters and rate-limit history
   (``?stats_only=1``: counters only).
 * ``POST /_mock/advance?seconds=N``: move the lifecycle clock forward.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import hdrs, web
 
+from ._script import ScriptedFault
 from ._state import MockPostman
 
 #: Prefix of the admin paths.
@@ -47,6 +51,7 @@ def add_admin_routes(app: web.Application, state: MockPostman) -> None:
                     "variables": campaign.variables,
                     "max_batch_rows": campaign.max_batch_rows,
                     "hold_sent_to_telco": campaign.hold_sent_to_telco,
+                    "environment": campaign.environment,
                 }
                 for campaign in state.campaigns.values()
             ]
@@ -67,6 +72,29 @@ def add_admin_routes(app: web.Application, state: MockPostman) -> None:
         except (TypeError, ValueError) as exc:
             return _json({"error": str(exc)}, 400)
         return _json(state.faults.to_dict())
+
+    async def get_script(_: web.Request) -> web.Response:
+        return _json([fault.to_dict() for fault in state.script.pending])
+
+    async def add_script(request: web.Request) -> web.Response:
+        try:
+            fields = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError as exc:
+            return _json({"error": str(exc)}, 400)
+        if not isinstance(fields, dict):
+            return _json({"error": "expected a JSON object of ScriptedFault fields"}, 400)
+        body = fields.get("body")
+        if isinstance(body, str):
+            fields["body"] = body.encode()
+        try:
+            state.script.add(ScriptedFault(**fields))
+        except (TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, 400)
+        return await get_script(request)
+
+    async def clear_script(request: web.Request) -> web.Response:
+        state.script.clear()
+        return await get_script(request)
 
     async def reset(request: web.Request) -> web.Response:
         if request.query.get("stats_only", "").lower() in _TRUE:
@@ -93,6 +121,9 @@ def add_admin_routes(app: web.Application, state: MockPostman) -> None:
     app.router.add_get(ADMIN_PREFIX + "/campaigns", campaigns)
     app.router.add_get(ADMIN_PREFIX + "/faults", get_faults)
     app.router.add_post(ADMIN_PREFIX + "/faults", set_faults)
+    app.router.add_get(ADMIN_PREFIX + "/script", get_script)
+    app.router.add_post(ADMIN_PREFIX + "/script", add_script)
+    app.router.add_delete(ADMIN_PREFIX + "/script", clear_script)
     app.router.add_post(ADMIN_PREFIX + "/reset", reset)
     app.router.add_post(ADMIN_PREFIX + "/advance", advance)
 

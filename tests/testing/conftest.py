@@ -48,9 +48,10 @@ class Api:
         *,
         key: str | None = "default",
         campaign_id: str | None = None,
+        headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> tuple[int, Any]:
-        headers = {}
+        headers = dict(headers or {})
         if key is not None:
             headers["Authorization"] = f"Bearer {self.key if key == 'default' else key}"
         url = self.url(path, campaign_id)

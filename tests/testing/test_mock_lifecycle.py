@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from postman_async.testing import TEST_NUMBERS, MockPostman
+from postman_async.testing import PROFILES, TEST_NUMBERS, MockPostman, serve_mock
 from postman_async.testing._clock import LifecycleClock
 from postman_async.testing._lifecycle import schedule_for
+from tests.testing.conftest import Api
 
 STATUSES = ["created", "enqueued", "sending", "sent", "sent_to_telco", "success"]
 
@@ -117,3 +120,56 @@ async def test_speed_scales_the_real_clock():
     fake[0] = 100.0
     assert message.status_at(state.now()) == "sent_to_telco"
     assert state.speed == 0
+
+
+def test_realistic_profile_draws_long_tailed_delays_and_holds_some():
+    rng = random.Random(5)
+    schedules = [
+        schedule_for(None, hold_sent_to_telco=False, profile="realistic", rng=rng)
+        for _ in range(2000)
+    ]
+    finals = [s.final_status for s in schedules]
+    held = finals.count("sent_to_telco") / len(finals)
+    assert 0.005 < held < 0.04
+    ends = sorted(s.ages[-1] for s in schedules if s.final_status == "success")
+    median = ends[len(ends) // 2]
+    assert 3.0 < median < 10.0  # "typically within 10 seconds"
+    assert ends[-1] > 30.0  # ... and sometimes much longer
+    assert len({round(end, 6) for end in ends}) == len(ends)  # drawn, not fixed
+    for schedule in schedules:
+        assert list(schedule.ages) == sorted(schedule.ages)
+        assert schedule.statuses[:5] == tuple(STATUSES[:5])
+
+
+def test_realistic_failures_keep_their_stage():
+    rng = random.Random(1)
+    server = schedule_for(
+        TEST_NUMBERS["6522222222"], hold_sent_to_telco=False, profile="realistic", rng=rng
+    )
+    assert server.statuses == ("created", "enqueued", "sending", "failure")
+    assert server.sent_age == server.ages[-1]
+    delivery = schedule_for(
+        TEST_NUMBERS["6511111111"], hold_sent_to_telco=True, profile="realistic", rng=rng
+    )
+    assert delivery.final_status == "sent_to_telco"
+
+
+def test_profiles_are_checked():
+    with pytest.raises(ValueError, match="profile must be one of fast, realistic"):
+        MockPostman(profile="slow")  # type: ignore[arg-type]
+    assert PROFILES == ("fast", "realistic")
+
+
+async def test_realistic_profile_over_http_is_repeatable_with_a_seed(session):
+    seen = []
+    for _ in range(2):
+        state = MockPostman(speed=0, profile="realistic", seed=11)
+        async with serve_mock(state, tps=None) as server:
+            api = Api(session, server)
+            ids = [(await api.send())[1]["id"] for _ in range(20)]
+            state.advance(8)
+            statuses = [(await api.get(i))[1]["latestStatus"] for i in ids]
+        seen.append(statuses)
+    assert seen[0] == seen[1]
+    assert "success" in seen[0]
+    assert set(seen[0]) != {"success"}  # some are still on their way after 8 s
