@@ -20,6 +20,7 @@ From a shell: ``python -m postman_async.testing --port 8080``.
 
 from ._app import make_app
 from ._environments import ENVIRONMENTS
+from ._factory import MockFactory
 from ._faults import FaultConfig
 from ._leniency import Leniency
 from ._lifecycle import PROFILES, TEST_NUMBERS, DeliveryError
@@ -43,6 +44,7 @@ __all__ = [
     "MockAttempt",
     "MockBatch",
     "MockCampaign",
+    "MockFactory",
     "MockMessage",
     "MockPostman",
     "MockServer",

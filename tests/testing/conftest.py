@@ -11,9 +11,8 @@ import pytest
 import pytest_asyncio
 
 from postman_async.testing import MockPostman, MockServer, serve_mock
-from postman_async.testing.pytest_plugin import postman_mock
 
-__all__ = ["MESSAGE_FIELDS", "Api", "postman_mock"]
+__all__ = ["MESSAGE_FIELDS", "Api"]
 
 #: The fields every message object starts with, in the order Postman sends them.
 MESSAGE_FIELDS = (
