@@ -88,6 +88,9 @@ class _Api:
         recipient = payload.get("recipient")
         language = payload.get("language")
         values = payload.get("values")
+        shown: str | dict[str, str] | None = None
+        if isinstance(recipient, dict):
+            shown, recipient = _resolve_nric(recipient, campaign)
         problem = (
             recipient_problem(recipient)
             or language_problem(language, campaign.languages)
@@ -105,7 +108,9 @@ class _Api:
         )
         if problem:
             raise invalid(problem)
-        message = self._state.create_message(campaign, str(recipient), str(language), filled)
+        message = self._state.create_message(
+            campaign, str(recipient), str(language), filled, shown_recipient=shown
+        )
         return json_response(_encode(self._renderer(campaign).created(message)), 201)
 
     async def retry(self, request: web.Request, campaign: MockCampaign) -> web.StreamResponse:
@@ -198,9 +203,28 @@ def _page(
     if search is not None:
 
         def match(message: MockMessage) -> bool:
-            return search in message.recipient
+            return search in message.searchable
 
     return paginate(keys, messages, limit=limit, after=after_key, before=before_key, match=match)
+
+
+def _resolve_nric(
+    recipient: dict[str, object], campaign: MockCampaign
+) -> tuple[dict[str, str], str]:
+    """Return how an NRIC recipient is shown and the number it resolves to.
+
+    Raises:
+        MockApiError: If the campaign cannot send by NRIC or the NRIC maps to no number.
+    """
+    value = recipient.get("value")
+    if not isinstance(value, str) or not all(isinstance(v, str) for v in recipient.values()):
+        raise invalid("recipient must be a phone number string, or an object with a 'value'")
+    if campaign.nric is None:
+        raise invalid("This campaign cannot send by NRIC (a legacy feature for invited agencies)")
+    number = campaign.nric.get(value.strip().upper())
+    if number is None:
+        raise invalid("No mobile number is registered for this NRIC: no message was sent")
+    return cast("dict[str, str]", dict(recipient)), number
 
 
 async def _read_upload(request: web.Request) -> tuple[bytes, str]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Literal
 
-from ._checks import check_campaign_settings
+from ._checks import check_campaign_settings, recipient_problem
 from ._environments import (
     DEFAULT_TPS,
     TEST_MAX_BATCH_ROWS,
@@ -70,6 +70,7 @@ class MockCampaign:
         "languages",
         "max_batch_rows",
         "messages",
+        "nric",
         "rate_limit",
         "rate_window",
         "stats",
@@ -94,6 +95,7 @@ class MockCampaign:
         templates: Mapping[str, str] | None,
         allowed_ips: Sequence[str] | None,
         created_iso: str,
+        nric: Mapping[str, str] | None = None,
     ) -> None:
         check_campaign_settings(languages, variables)
         if api_keys is None:
@@ -122,6 +124,13 @@ class MockCampaign:
             if allowed_ips is None
             else frozenset(str(ipaddress.ip_address(ip)) for ip in allowed_ips)
         )
+        #: NRIC-style identifiers (upper case) and the numbers they resolve to; ``None``: the
+        #: campaign cannot send by NRIC.
+        self.nric = None if nric is None else {k.strip().upper(): v for k, v in nric.items()}
+        if self.nric is not None:
+            bad = [number for number in self.nric.values() if recipient_problem(number)]
+            if bad:
+                raise ValueError("nric maps to numbers that are not normalised numbers")
         #: Requests per second allowed, ``None`` for no limit.
         self.tps = tps
         #: The rate-limit model: ``sliding``, ``fixed`` or ``token_bucket``.

@@ -70,6 +70,8 @@ class MockMessage:
         "key",
         "language",
         "recipient",
+        "searchable",
+        "shown_recipient",
         "template_body_id",
         "updated_at",
         "values",
@@ -89,6 +91,7 @@ class MockMessage:
         created_at: float,
         batch: MockBatch | None = None,
         batch_message_id: str = "",
+        shown_recipient: str | dict[str, str] | None = None,
     ) -> None:
         self._clock = clock
         #: Message ID.
@@ -97,6 +100,13 @@ class MockMessage:
         self.campaign_id = campaign_id
         #: The number it is sent to.
         self.recipient = recipient
+        #: ``recipient`` as answers show it: the number, or the object of an NRIC send.
+        self.shown_recipient: str | dict[str, str] = (
+            recipient if shown_recipient is None else shown_recipient
+        )
+        #: What the listings' ``search`` matches against (an NRIC send: the NRIC).
+        shown = self.shown_recipient
+        self.searchable = shown if isinstance(shown, str) else shown.get("value", "")
         #: Template language.
         self.language = language
         #: Template values as submitted.

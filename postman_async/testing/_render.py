@@ -107,7 +107,7 @@ class Renderer:
             created_at=message.created_iso,
             updated_at=self._iso(message.updated_at_time(self.now)),
             id=message.id,
-            recipient=message.recipient,
+            recipient=message.shown_recipient,
             values=message.values,
             full_message=message.full_message,
             latest_status=message.status_at(self.now),

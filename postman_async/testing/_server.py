@@ -34,6 +34,7 @@ class CampaignOptions(TypedDict, total=False):
     hold_sent_to_telco: bool
     templates: Mapping[str, str] | None
     allowed_ips: Sequence[str] | None
+    nric: Mapping[str, str] | None
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ class MockPostman:
         hold_sent_to_telco: bool = False,
         templates: Mapping[str, str] | None = None,
         allowed_ips: Sequence[str] | None = None,
+        nric: Mapping[str, str] | None = None,
     ) -> MockCampaign:
         """Create a campaign and return it.
 
@@ -170,6 +171,9 @@ class MockPostman:
             templates: Template text per language; by default the variables in a row.
             allowed_ips: The campaign's IP whitelist: requests from other addresses get
                 400 ``invalid_ip_address_used``. ``None`` lets every address in.
+            nric: For the legacy NRIC send (``"recipient": {"value": "S1234567A"}``): the
+                simulated identifiers and the numbers they resolve to. ``None`` (new
+                campaigns) refuses NRIC sends.
 
         Raises:
             ValueError: On invalid settings or an ID already in use.
@@ -188,6 +192,7 @@ class MockPostman:
             hold_sent_to_telco=hold_sent_to_telco,
             templates=templates,
             allowed_ips=allowed_ips,
+            nric=nric,
             created_iso=self.clock.isoformat(self.now()),
         )
         self.campaigns[campaign.id] = campaign
@@ -225,8 +230,13 @@ class MockPostman:
         values: dict[str, str],
         *,
         batch: MockBatch | None = None,
+        shown_recipient: str | dict[str, str] | None = None,
     ) -> MockMessage:
-        """Create a message with its first attempt (inputs already validated)."""
+        """Create a message with its first attempt (inputs already validated).
+
+        ``shown_recipient`` is what answers show as ``recipient`` when it is not the number
+        (an NRIC send shows the object it was sent with).
+        """
         now = self.now() if batch is None else batch.created_at
         message = MockMessage(
             clock=self.clock,
@@ -240,6 +250,7 @@ class MockPostman:
             created_at=now,
             batch=batch,
             batch_message_id=str(uuid.uuid4()) if batch is not None else "",
+            shown_recipient=shown_recipient,
         )
         self._start_attempt(campaign, message, now)
         campaign.add_message(message)

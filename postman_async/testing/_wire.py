@@ -92,7 +92,7 @@ class MessageBaseOut(msgspec.Struct, rename="camel"):
     created_at: str
     updated_at: str
     id: str
-    recipient: str
+    recipient: str | dict[str, str]
     values: dict[str, str]
     full_message: str
     latest_status: str

@@ -218,3 +218,53 @@ async def test_at_most_three_attempts(api, state: MockPostman):
     _, message = await api.get(created["id"])
     assert len(message["attempts"]) == 3
     assert {a["status"] for a in message["attempts"]} == {"failure"}
+
+
+async def test_nric_send_on_an_invited_campaign(api, state: MockPostman):
+    invited = state.add_campaign(tps=None, nric={"S0000001I": "6591234567"})
+    body = {
+        "recipient": {"value": "s0000001i", "type": "nric"},
+        "language": "english",
+        "values": {"otp": "1"},
+    }
+    status, created = await api.call(
+        "POST", "/messages", json=body, key=invited.api_key, campaign_id=invited.id
+    )
+    assert status == 201
+    assert created["recipient"] == {"value": "s0000001i", "type": "nric"}
+    message = state.messages[created["id"]]
+    assert message.recipient == "6591234567"
+    status, listed = await api.call(
+        "GET",
+        "/messages",
+        params={"limit": "10", "search": "S0000001"},
+        key=invited.api_key,
+        campaign_id=invited.id,
+    )
+    assert status == 200
+    assert [m["id"] for m in listed["data"]] == []  # search is case-sensitive on the NRIC
+    _, listed = await api.call(
+        "GET",
+        "/messages",
+        params={"limit": "10", "search": "s0000001"},
+        key=invited.api_key,
+        campaign_id=invited.id,
+    )
+    assert [m["id"] for m in listed["data"]] == [created["id"]]
+
+
+async def test_nric_send_refusals(api, state: MockPostman):
+    body = {"recipient": {"value": "S0000001I"}, "language": "english", "values": {"otp": "1"}}
+    status, answer = await api.call("POST", "/messages", json=body)
+    assert status == 400
+    assert "cannot send by NRIC" in answer["error"]["message"]
+    invited = state.add_campaign(tps=None, nric={"S0000001I": "6591234567"})
+    body["recipient"] = {"value": "S0000002G"}
+    status, answer = await api.call(
+        "POST", "/messages", json=body, key=invited.api_key, campaign_id=invited.id
+    )
+    assert status == 400
+    assert "no message was sent" in answer["error"]["message"]
+    assert not state.messages
+    with pytest.raises(ValueError, match="not normalised numbers"):
+        state.add_campaign(nric={"S0000001I": "91234567"})
