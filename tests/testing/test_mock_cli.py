@@ -16,7 +16,7 @@ import pytest
 from postman_async.testing._cli import main
 
 
-async def test_cli_serves_and_stops_on_sigterm():
+async def test_cli_serves_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -31,6 +31,7 @@ async def test_cli_serves_and_stops_on_sigterm():
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    assert process.stdout is not None
     try:
         line = await asyncio.wait_for(process.stdout.readline(), timeout=15)
         info = json.loads(line)
@@ -53,7 +54,7 @@ async def test_cli_serves_and_stops_on_sigterm():
     assert process.returncode == 0, stderr.decode()
 
 
-async def test_cli_human_output_and_fixed_ids():
+async def test_cli_human_output_and_fixed_ids() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -67,6 +68,7 @@ async def test_cli_human_output_and_fixed_ids():
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    assert process.stdout is not None
     try:
         first = await asyncio.wait_for(process.stdout.readline(), timeout=15)
         second = await asyncio.wait_for(process.stdout.readline(), timeout=15)
@@ -79,7 +81,7 @@ async def test_cli_human_output_and_fixed_ids():
     assert third.decode().split() == ["api_key:", "key_test_fixed", "(test", "environment)"]
 
 
-def test_cli_rejects_bad_settings(capsys):
+def test_cli_rejects_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--server-error-rate", "2"]) == 2
     assert "server_error_rate" in capsys.readouterr().err
     assert main(["--port", "0", "--languages", "klingon"]) == 1
@@ -112,7 +114,7 @@ async def cli_mock(*flags: str) -> AsyncIterator[dict[str, str]]:
     assert process.returncode == 0, stderr.decode()
 
 
-async def test_cli_tls_serves_https_with_a_throwaway_ca(tmp_path):
+async def test_cli_tls_serves_https_with_a_throwaway_ca(tmp_path: pathlib.Path) -> None:
     flags = ("--tls", "--tls-dir", str(tmp_path), "--tls-name", "postman-mock")
     async with cli_mock(*flags) as info:
         assert info["base_url"].startswith("https://127.0.0.1:")
@@ -132,7 +134,7 @@ async def test_cli_tls_serves_https_with_a_throwaway_ca(tmp_path):
                 await untrusting.get(f"https://127.0.0.1:{port}{path}", headers=headers)
 
 
-async def test_cli_environment_profile_and_leniency():
+async def test_cli_environment_profile_and_leniency() -> None:
     flags = ("--environment", "production", "--profile", "realistic", "--lenient", "limit_optional")
     async with cli_mock(*flags) as info:
         assert info["environment"] == "production"
@@ -148,7 +150,7 @@ async def test_cli_environment_profile_and_leniency():
         assert (campaign["environment"], campaign["max_batch_rows"]) == ("production", None)
 
 
-def test_cli_refuses_a_fractional_retry_after(capsys):
+def test_cli_refuses_a_fractional_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--retry-after", "1.5"])
     assert "invalid int value" in capsys.readouterr().err

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from postman_async.testing import ENVIRONMENTS, MockPostman
+from tests.testing.conftest import Api
 
 
-def test_environment_follows_the_key_prefix():
+def test_environment_follows_the_key_prefix() -> None:
     state = MockPostman()
     assert state.add_campaign().environment == "test"
     assert state.add_campaign().api_key.startswith("key_test_")
@@ -33,17 +36,19 @@ def test_environment_follows_the_key_prefix():
         (["key_test_a"], "staging", "environment must be one of"),
     ],
 )
-def test_keys_and_environment_must_agree(keys, environment, message):
+def test_keys_and_environment_must_agree(keys: Any, environment: Any, message: Any) -> None:
     with pytest.raises(ValueError, match=message):
         MockPostman().add_campaign(api_keys=keys, environment=environment)
 
 
-def test_any_key_works_when_the_environment_is_named():
+def test_any_key_works_when_the_environment_is_named() -> None:
     campaign = MockPostman().add_campaign(api_keys=["secret"], environment="test")
     assert campaign.environment == "test"
 
 
-async def test_test_numbers_are_ordinary_numbers_in_production(api, state: MockPostman):
+async def test_test_numbers_are_ordinary_numbers_in_production(
+    api: Api, state: MockPostman
+) -> None:
     live = state.add_campaign(api_keys=["key_live_1"], tps=None)
     status, created = await api.send(recipient="6511111111", key="key_live_1", campaign_id=live.id)
     assert status == 201
@@ -54,7 +59,7 @@ async def test_test_numbers_are_ordinary_numbers_in_production(api, state: MockP
     assert (await api.get(on_test["id"]))[1]["latestStatus"] == "failure"
 
 
-async def test_load_test_messages_stay_pending(api, state: MockPostman):
+async def test_load_test_messages_stay_pending(api: Api, state: MockPostman) -> None:
     load = state.add_campaign(environment="loadtest")
     _, created = await api.send(key=load.api_key, campaign_id=load.id)
     _, test_number = await api.send(recipient="6522222222", key=load.api_key, campaign_id=load.id)

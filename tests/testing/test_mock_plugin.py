@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
+import aiohttp
 import pytest
 
 import postman_async.testing as testing
-from postman_async.testing import FaultConfig, Leniency, MockServer
+from postman_async.testing import FaultConfig, Leniency, MockFactory, MockServer
 
 PLUGIN_TEST = """
 pytest_plugins = ["postman_async.testing.pytest_plugin"]
@@ -33,7 +35,9 @@ async def test_send(postman_mock):
 """
 
 
-async def test_fixture_yields_a_running_server(postman_mock, session):
+async def test_fixture_yields_a_running_server(
+    postman_mock: MockServer, session: aiohttp.ClientSession
+) -> None:
     assert isinstance(postman_mock, MockServer)
     assert postman_mock.campaign.tps == 10
     assert postman_mock.campaign.variables == ("otp",)
@@ -62,10 +66,10 @@ def run_pytest(project: pathlib.Path, *args: str) -> subprocess.CompletedProcess
 def readme_test_file() -> str:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
     (block,) = [b for b in blocks if "postman_mock_factory" in b]
-    return block
+    return str(block)
 
 
-def test_an_older_conftest_line_registers_nothing_twice(tmp_path):
+def test_an_older_conftest_line_registers_nothing_twice(tmp_path: pathlib.Path) -> None:
     (tmp_path / "conftest.py").write_text(textwrap.dedent(PLUGIN_TEST))
     (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TEST))
     (tmp_path / "pytest.ini").write_text(
@@ -77,7 +81,7 @@ def test_an_older_conftest_line_registers_nothing_twice(tmp_path):
     assert "1 passed" in result.stdout
 
 
-def test_installing_the_package_is_enough_for_pytest_fixtures(tmp_path):
+def test_installing_the_package_is_enough_for_pytest_fixtures(tmp_path: pathlib.Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     result = run_pytest(tmp_path, "--fixtures")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -97,7 +101,7 @@ STRICT_WARNINGS = "filterwarnings = error\nasyncio_default_fixture_loop_scope = 
     ],
     ids=["defaults", "strict", "auto"],
 )
-def test_readme_pytest_example_runs_as_written(tmp_path, options):
+def test_readme_pytest_example_runs_as_written(tmp_path: pathlib.Path, options: Any) -> None:
     (tmp_path / "test_signup.py").write_text(readme_test_file())
     (tmp_path / "pytest.ini").write_text("[pytest]\n" + options)
     result = run_pytest(tmp_path, "-q")
@@ -105,7 +109,7 @@ def test_readme_pytest_example_runs_as_written(tmp_path, options):
     assert "2 passed" in result.stdout
 
 
-async def test_factory_shapes_each_mock(postman_mock_factory):
+async def test_factory_shapes_each_mock(postman_mock_factory: MockFactory) -> None:
     first = await postman_mock_factory()
     second = await postman_mock_factory(
         tps=3,
@@ -131,7 +135,7 @@ async def test_factory_shapes_each_mock(postman_mock_factory):
     assert state.leniency.limit_optional
 
 
-def test_all_lists_the_public_names():
+def test_all_lists_the_public_names() -> None:
     # "@py_..." names: pytest rewrites the asserts of plugins installed through entry points.
     public = {name for name in dir(testing) if not name.startswith(("_", "@"))}
     modules = {"pytest_plugin"}

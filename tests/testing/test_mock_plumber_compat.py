@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -82,7 +83,7 @@ def state() -> MockPostman:
 
 
 @pytest.fixture
-async def plumber_mock(state: MockPostman):
+async def plumber_mock(state: MockPostman) -> AsyncIterator[MockServer]:
     async with serve_mock(state, variables=("body",), tps=10) as server:
         yield server
 
@@ -94,7 +95,9 @@ async def integration(plumber_mock: MockServer, session: aiohttp.ClientSession) 
     )
 
 
-async def test_connection_check(integration: Integration, plumber_mock: MockServer, state):
+async def test_connection_check(
+    integration: Integration, plumber_mock: MockServer, state: MockPostman
+) -> None:
     assert Integration.environment(plumber_mock.api_key) == plumber_mock.campaign.environment
     assert await integration.is_still_verified() == "verified"
     state.script.ip_not_whitelisted()
@@ -103,7 +106,9 @@ async def test_connection_check(integration: Integration, plumber_mock: MockServ
     assert await integration.is_still_verified() == "key not for campaign"
 
 
-async def test_send_sms_reads_created_at_and_id(integration: Integration, state: MockPostman):
+async def test_send_sms_reads_created_at_and_id(
+    integration: Integration, state: MockPostman
+) -> None:
     result = await integration.send_sms("+65 9123-4567", "  Your appointment is confirmed.\n")
     message = result["message"]
     assert message["id"] in state.messages
@@ -112,7 +117,9 @@ async def test_send_sms_reads_created_at_and_id(integration: Integration, state:
     assert stored.values == {"body": "Your appointment is confirmed."}
 
 
-async def test_send_sms_refusals_it_would_meet(integration: Integration, state: MockPostman):
+async def test_send_sms_refusals_it_would_meet(
+    integration: Integration, state: MockPostman
+) -> None:
     result = await integration.send_sms("(9123) 4567", "hello")  # no country code
     assert result["error"] == 400
     assert result["data"]["error"]["code"] == "parameter_invalid"
@@ -121,14 +128,18 @@ async def test_send_sms_refusals_it_would_meet(integration: Integration, state: 
     assert not state.messages
 
 
-async def test_429_with_and_without_retry_after(integration: Integration, state: MockPostman):
+async def test_429_with_and_without_retry_after(
+    integration: Integration, state: MockPostman
+) -> None:
     state.script.answer(429)
     assert await integration.send_sms("6591234567", "hi") == {"retry": "default"}
     state.script.answer(429, headers={"Retry-After": "2"})
     assert await integration.send_sms("6591234567", "hi") == {"retry": 2000}
 
 
-async def test_unreadable_2xx_counts_as_probably_created(integration: Integration, state):
+async def test_unreadable_2xx_counts_as_probably_created(
+    integration: Integration, state: MockPostman
+) -> None:
     state.script.unreadable_body()
     assert await integration.send_sms("6591234567", "hi") == {"createdAt": "now"}
     assert len(state.messages) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from postman_async.testing._rate_windows import (
@@ -14,16 +16,16 @@ from postman_async.testing._rate_windows import (
 from postman_async.testing._stats import WindowPeak
 
 
-def accepted(limiter, times):
+def accepted(limiter: Any, times: Any) -> Any:
     return [t for t in times if limiter.try_acquire(t)]
 
 
-def test_sliding_window_accepts_tps_then_refuses():
+def test_sliding_window_accepts_tps_then_refuses() -> None:
     limiter = SlidingWindow(10)
     assert accepted(limiter, [0.0] * 15) == [0.0] * 10
 
 
-def test_sliding_window_is_half_open():
+def test_sliding_window_is_half_open() -> None:
     limiter = SlidingWindow(2)
     assert limiter.try_acquire(0.0)
     assert limiter.try_acquire(0.5)
@@ -34,14 +36,14 @@ def test_sliding_window_is_half_open():
     assert limiter.try_acquire(1.5)
 
 
-def test_sliding_window_refused_requests_do_not_count():
+def test_sliding_window_refused_requests_do_not_count() -> None:
     limiter = SlidingWindow(1)
     assert limiter.try_acquire(0.0)
     assert not limiter.try_acquire(0.9)
     assert limiter.try_acquire(1.0)
 
 
-def test_sliding_window_never_exceeds_tps_in_any_window():
+def test_sliding_window_never_exceeds_tps_in_any_window() -> None:
     limiter = SlidingWindow(5)
     times = [i * 0.01 for i in range(1000)]
     ok = accepted(limiter, times)
@@ -50,7 +52,7 @@ def test_sliding_window_never_exceeds_tps_in_any_window():
     assert len(ok) == 50
 
 
-def test_fixed_window_resets_at_whole_seconds():
+def test_fixed_window_resets_at_whole_seconds() -> None:
     limiter = FixedWindow(3)
     assert accepted(limiter, [0.1, 0.2, 0.3, 0.9]) == [0.1, 0.2, 0.3]
     # A new window starts at 1.0: a burst straddling the boundary passes twice the limit.
@@ -58,7 +60,7 @@ def test_fixed_window_resets_at_whole_seconds():
     assert accepted(limiter, [2.99, 3.0]) == [2.99, 3.0]
 
 
-def test_token_bucket_burst_then_steady_refill():
+def test_token_bucket_burst_then_steady_refill() -> None:
     limiter = TokenBucket(10)
     assert len(accepted(limiter, [0.0] * 12)) == 10
     assert not limiter.try_acquire(0.05)
@@ -67,21 +69,21 @@ def test_token_bucket_burst_then_steady_refill():
     assert len(accepted(limiter, [0.2 + i * 0.1 for i in range(10)])) == 10
 
 
-def test_token_bucket_caps_at_capacity():
+def test_token_bucket_caps_at_capacity() -> None:
     limiter = TokenBucket(3)
     assert limiter.try_acquire(0.0)
     # A long idle time refills to 3, not more.
     assert len(accepted(limiter, [100.0] * 5)) == 3
 
 
-def test_token_bucket_tolerates_clock_going_nowhere():
+def test_token_bucket_tolerates_clock_going_nowhere() -> None:
     limiter = TokenBucket(1)
     assert limiter.try_acquire(5.0)
     assert not limiter.try_acquire(4.0)
     assert limiter.try_acquire(6.0)
 
 
-def test_reset_forgets_history():
+def test_reset_forgets_history() -> None:
     for limiter in (SlidingWindow(1), FixedWindow(1), TokenBucket(1)):
         assert limiter.try_acquire(0.0)
         assert not limiter.try_acquire(0.0)
@@ -89,7 +91,7 @@ def test_reset_forgets_history():
         assert limiter.try_acquire(0.0)
 
 
-def test_make_rate_window():
+def test_make_rate_window() -> None:
     assert isinstance(make_rate_window(None, "sliding"), Unlimited)
     assert isinstance(make_rate_window(5, "sliding"), SlidingWindow)
     assert isinstance(make_rate_window(5, "fixed"), FixedWindow)
@@ -101,7 +103,7 @@ def test_make_rate_window():
         make_rate_window(0, "sliding")
 
 
-def test_window_peak():
+def test_window_peak() -> None:
     peak = WindowPeak()
     for t in (0.0, 0.5, 0.9, 1.0, 1.2, 3.0):
         peak.record(t)
