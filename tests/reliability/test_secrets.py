@@ -339,15 +339,11 @@ async def test_a_certificate_for_another_host_is_refused(ca: trustme.CA) -> None
     async def handshake_then_close(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        writer.close()
-
-    def count() -> None:
         nonlocal connections
         connections += 1
+        writer.close()
 
-    listener = await asyncio.start_server(
-        lambda r, w: (count(), handshake_then_close(r, w))[1], "127.0.0.1", 0, ssl=server_ctx
-    )
+    listener = await asyncio.start_server(handshake_then_close, "127.0.0.1", 0, ssl=server_ctx)
     port = listener.sockets[0].getsockname()[1]
     try:
         async with (
