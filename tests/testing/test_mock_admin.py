@@ -144,3 +144,23 @@ async def test_unknown_route_is_404(
             "error": "Not Found",
             "statusCode": 404,
         }
+
+
+async def test_leniency_over_the_admin_endpoint(
+    api: Api, session: aiohttp.ClientSession, server: MockServer, state: MockPostman
+) -> None:
+    assert (await api.call("GET", "/messages"))[0] == 400
+    async with session.post(f"{server.url}/_mock/leniency", json={"limit_optional": True}) as r:
+        assert r.status == 200
+        assert (await r.json())["limit_optional"] is True
+    assert state.leniency.limit_optional
+    assert (await api.call("GET", "/messages"))[0] == 200
+    async with session.post(f"{server.url}/_mock/leniency", json={"nonsense": True}) as r:
+        assert r.status == 400
+    async with session.get(f"{server.url}/_mock/leniency") as r:
+        assert await r.json() == {
+            "limit_optional": True,
+            "any_content_type": False,
+            "unsupported_characters": False,
+            "invalid_csv_as_400": False,
+        }
