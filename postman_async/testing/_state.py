@@ -213,7 +213,8 @@ class MockPostman:
     def reset(self) -> None:
         """Forget every message and batch, counters and rate-limit history.
 
-        Campaigns, their keys and the fault configuration stay.
+        Campaigns, their keys, the fault configuration, scripted faults and the leniency
+        switches stay; validation reports go.
         """
         self.messages.clear()
         self.batches.clear()

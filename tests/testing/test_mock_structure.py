@@ -42,8 +42,10 @@ def test_no_import_cycles_in_testing() -> None:
 
 def test_no_module_or_class_shares_a_name_with_the_client() -> None:
     client_modules = {path.stem for path in CLIENT.glob("_*.py")}
-    mock_modules = {path.stem for path in PACKAGE.glob("_*.py")} - {"__init__", "__main__"}
-    assert not (client_modules - {"__init__", "__main__"}) & mock_modules
+    mock_modules = {path.stem for path in PACKAGE.glob("_*.py")}
+    # testing/_transport.py is the test double of the client's _transport.py, by design.
+    paired = {"__init__", "__main__", "_transport"}
+    assert not (client_modules & mock_modules) - paired
 
     def classes(paths: list[pathlib.Path]) -> set[str]:
         return {
