@@ -13,7 +13,7 @@ headers (the key).
 
 from __future__ import annotations
 
-__all__ = ["EXCEPTION_MAP", "MAX_BODY_BYTES", "AiohttpTransport", "Failure"]
+__all__ = ["EXCEPTION_MAP", "MAX_BODY_BYTES", "AiohttpTransport", "Failure", "Session"]
 
 import asyncio
 import contextvars
@@ -36,6 +36,9 @@ from ._errors import (
 from ._exchange import Request, Response, TransportError, Upload
 from ._limits import Grant
 from ._version import __version__
+
+#: The aiohttp session type a caller may lend to :class:`~postman_async.PostmanClient`.
+Session = aiohttp.ClientSession
 
 #: Largest (decoded) response body read; anything bigger is refused, not buffered.
 MAX_BODY_BYTES = 32 * 1024 * 1024
