@@ -69,8 +69,21 @@ async def test_a_cycle_of_cursors_ends_in_an_error_not_duplicates_forever() -> N
     calls: list[str | None] = []
     pages = {None: _page(["m1"], "A"), "A": _page(["m2"], "B"), "B": _page(["m3"], "A")}
     seen: list[str] = []
+
+    async def drain() -> None:
+        seen.extend([m.id async for m in _paginator(pages, calls)])
+
     with pytest.raises(RepeatedPageError):
-        async for message in _paginator(pages, calls):
-            seen.append(message.id)
+        await drain()
+    assert calls == [None, "A", "B"]
+    assert seen == []  # the comprehension never finished
+    seen.clear()
+
+    async def collect() -> None:
+        async for message in _paginator(pages, []):
+            seen.append(message.id)  # noqa: PERF401
+
+    with pytest.raises(RepeatedPageError):
+        await collect()
     assert seen == ["m1", "m2", "m3"]
     assert len(calls) == 3
