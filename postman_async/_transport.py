@@ -1,10 +1,15 @@
 """The one module that talks aiohttp: one HTTP attempt, and aiohttp's exceptions mapped.
 
 :class:`AiohttpTransport` implements :class:`~postman_async._exchange.Transport`.
-It reports each request's real departure to its rate-budget grant (through
-aiohttp's tracing hooks on a session it creates; on a session the caller
-lends, when the answer or the failure arrives, which can only count it late,
-never early), reads at most :data:`MAX_BODY_BYTES` of the decoded body, and
+It reports each request's real departure to its rate-budget grant without
+aiohttp's tracing (which costs tens of microseconds a request): a request with
+a body carries it in a :class:`_DepartingBody` (or a :class:`_DepartingForm`)
+that reports the departure as its first bytes are handed to the socket, on any
+session, the caller's too; a request without a body reports it through
+:class:`_DepartingRequest` (our own session's ``request_class``) right after
+its head is handed to the socket, or, on a session the caller lends, when the
+answer or the failure arrives (late, never early). It reads at most
+:data:`MAX_BODY_BYTES` of the decoded body, and
 translates every aiohttp and OS exception through :data:`EXCEPTION_MAP`.
 No lower-level exception is kept as ``__cause__``: aiohttp's texts and reprs
 hold the URL with its query (a phone number in a search) and the request
@@ -24,6 +29,7 @@ from collections.abc import Sequence
 
 import aiohttp
 import yarl
+from aiohttp import payload as aiohttp_payload
 
 from ._errors import (
     APIConnectionError,
@@ -44,8 +50,8 @@ Session = aiohttp.ClientSession
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
 
-# The grant of the request being sent by the current task (and the tasks it starts,
-# such as aiohttp's body writer): the trace hooks find it here.
+# The departure of the body-less request being sent by the current task, on our own
+# session: _DepartingRequest.send() finds it here.
 _DEPARTING: contextvars.ContextVar[_Departure | None] = contextvars.ContextVar(
     "postman_async_departing", default=None
 )
@@ -133,34 +139,79 @@ class _Departure:
         #: Whether the request started to leave.
         self.left = False
 
-
-async def _on_headers_sent(
-    session: aiohttp.ClientSession,
-    context: object,
-    params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    """A request without a body has left (after any connection set-up)."""
-    departure = _DEPARTING.get()
-    if departure is not None:
-        departure.left = True
-        if not departure.has_body:
-            departure.grant.sent()
+    def leave(self) -> None:
+        """The request's bytes are being handed to the socket now."""
+        self.left = True
+        self.grant.sent()
 
 
-async def _on_chunk_sent(
-    session: aiohttp.ClientSession,
-    context: object,
-    params: aiohttp.TraceRequestChunkSentParams,
-) -> None:
-    """A request with a body has left.
+class _DepartingRequest(aiohttp.ClientRequest):
+    """Our own session's request class: reports a body-less request's departure.
 
-    aiohttp holds such a request's headers back and writes them with the first
-    body chunk, in a task of its own: the departure is then, not at "headers sent".
+    ``send()`` runs once a connection is ready and hands the request head to the
+    socket before it returns (with no body, aiohttp writes the head at once and
+    nothing in between waits), so reporting after it counts the request a few
+    microseconds late, never early. Requests with a body report through their
+    payload instead (their head leaves with the first body chunk).
     """
-    departure = _DEPARTING.get()
-    if departure is not None and departure.has_body:
-        departure.left = True
-        departure.grant.sent()
+
+    async def send(self, conn: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        response = await super().send(conn)
+        departure = _DEPARTING.get()
+        if departure is not None:
+            departure.left = True
+            departure.grant.sent()
+        return response
+
+
+class _DepartingBody(aiohttp_payload.BytesPayload):
+    """A JSON body that reports its request's departure as it is written.
+
+    aiohttp writes the request head together with the body's first chunk; the
+    grant hears of it immediately before that synchronous write (nothing waits
+    in between), on whatever session sends it.
+    """
+
+    def __init__(self, value: bytes, departure: _Departure) -> None:
+        super().__init__(value, content_type="application/json")
+        self._departure = departure
+
+    async def write(self, writer: aiohttp.abc.AbstractStreamWriter) -> None:
+        self._departure.leave()
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        self._departure.leave()
+        await super().write_with_length(writer, content_length)
+
+
+class _DepartingForm(aiohttp_payload.Payload):
+    """A multipart form that reports its request's departure as it is written."""
+
+    def __init__(self, form: aiohttp_payload.Payload, departure: _Departure) -> None:
+        super().__init__(form, content_type=form.content_type)
+        self._headers = form.headers
+        self._size = form.size
+        self._form = form
+        self._departure = departure
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return self._form.decode(encoding, errors)
+
+    async def write(self, writer: aiohttp.abc.AbstractStreamWriter) -> None:
+        self._departure.leave()
+        await self._form.write(writer)
+
+    async def write_with_length(
+        self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        self._departure.leave()
+        await self._form.write_with_length(writer, content_length)
+
+    async def close(self) -> None:
+        await self._form.close()
 
 
 class AiohttpTransport:
@@ -192,13 +243,10 @@ class AiohttpTransport:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_on_headers_sent)
-            trace.on_request_chunk_sent.append(_on_chunk_sent)
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 raise_for_status=False,
-                trace_configs=[trace],
+                request_class=_DepartingRequest,
             )
         return self._session
 
@@ -230,10 +278,11 @@ class AiohttpTransport:
                 retryable=False,
             )
         departure = _Departure(request.grant, has_body=request.has_body)
-        # Only our own session has the hooks; on a borrowed one the departure is
-        # reported when the answer (or the failure) arrives: late, never early.
-        traced = self._owns_session
-        token = _DEPARTING.set(departure if traced else None)
+        # A body reports its own departure on any session; a body-less request only
+        # on our own session (its request class); on a borrowed one it is reported
+        # when the answer (or the failure) arrives: late, never early.
+        traced = request.has_body or self._owns_session
+        token = _DEPARTING.set(departure if traced and not request.has_body else None)
         try:
             return await self._exchange(request, session, departure)
         except asyncio.CancelledError:
@@ -277,14 +326,14 @@ class AiohttpTransport:
     async def _exchange(
         self, request: Request, session: aiohttp.ClientSession, departure: _Departure
     ) -> Response:
-        data: bytes | aiohttp.FormData | None = request.json
-        content_type: dict[str, str] = {}
+        data: aiohttp_payload.Payload | None = None
         files: list[io.BufferedReader] = []
         if request.json is not None:
-            content_type["Content-Type"] = "application/json"
+            # Carries its own Content-Type, and reports the departure as it is written.
+            data = _DepartingBody(request.json, departure)
         elif request.uploads or request.fields:
             try:
-                data = _form(request.fields, request.uploads, files)
+                data = _DepartingForm(_form(request.fields, request.uploads, files)(), departure)
             except OSError as exc:
                 for file in files:
                     file.close()
@@ -294,7 +343,7 @@ class AiohttpTransport:
                     retryable=False,
                 ) from None
         try:
-            return await self._send(request, session, departure, data, content_type)
+            return await self._send(request, session, departure, data)
         finally:
             for file in files:
                 file.close()
@@ -304,8 +353,7 @@ class AiohttpTransport:
         request: Request,
         session: aiohttp.ClientSession,
         departure: _Departure,
-        data: bytes | aiohttp.FormData | None,
-        content_type: dict[str, str],
+        data: aiohttp_payload.Payload | None,
     ) -> Response:
         remaining = request.timeout
         timeout = aiohttp.ClientTimeout(
@@ -317,13 +365,13 @@ class AiohttpTransport:
             params=request.params,
             data=data,
             # The key goes straight into aiohttp's call: no local variable holds it.
-            headers={"Authorization": "Bearer " + request.api_key.reveal(), **content_type},
+            headers={"Authorization": "Bearer " + request.api_key.reveal()},
             timeout=timeout,
             allow_redirects=False,
             raise_for_status=False,
         ) as resp:
-            departure.left = True  # an answer came, so the request certainly left
-            departure.grant.sent()  # no-op when the hooks already reported it
+            if not departure.left:  # an answer came, so the request certainly left
+                departure.leave()
             self._reading.add(resp)
             try:
                 body = await _read_body(resp, request)
