@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 #: Singapore time, the offset every timestamp of the real service carries.
 SGT = timezone(timedelta(hours=8), "SGT")
+#: Formatted timestamps kept for reuse (the cache starts over when full).
+_ISO_CACHE = 100_000
 
 
 class LifecycleClock:
@@ -19,7 +21,7 @@ class LifecycleClock:
     the statuses they accompany.
     """
 
-    __slots__ = ("_base", "_epoch", "_monotonic", "_origin", "_speed")
+    __slots__ = ("_base", "_epoch", "_iso", "_monotonic", "_origin", "_speed")
 
     def __init__(
         self,
@@ -35,6 +37,8 @@ class LifecycleClock:
         self._origin = monotonic()
         self._base = 0.0
         self._speed = speed
+        # Formatted timestamps: pages show the same few per message again and again.
+        self._iso: dict[float, str] = {}
 
     @property
     def speed(self) -> float:
@@ -65,7 +69,13 @@ class LifecycleClock:
 
     def isoformat(self, at: float) -> str:
         """Format lifecycle time ``at`` as ISO 8601 with milliseconds and the +08:00 offset."""
-        return datetime.fromtimestamp(self._epoch + at, SGT).isoformat(timespec="milliseconds")
+        text = self._iso.get(at)
+        if text is None:
+            if len(self._iso) >= _ISO_CACHE:
+                self._iso.clear()
+            text = datetime.fromtimestamp(self._epoch + at, SGT).isoformat(timespec="milliseconds")
+            self._iso[at] = text
+        return text
 
 
 def _check_speed(speed: float) -> None:
