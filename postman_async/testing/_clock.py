@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -10,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 SGT = timezone(timedelta(hours=8), "SGT")
 #: Formatted timestamps kept for reuse (the cache starts over when full).
 _ISO_CACHE = 100_000
+# "YYYY-MM-DDTHH:MM:SS" in SGT, by Unix second.
+_SECONDS: dict[int, str] = {}
 
 
 class LifecycleClock:
@@ -73,9 +76,28 @@ class LifecycleClock:
         if text is None:
             if len(self._iso) >= _ISO_CACHE:
                 self._iso.clear()
-            text = datetime.fromtimestamp(self._epoch + at, SGT).isoformat(timespec="milliseconds")
-            self._iso[at] = text
+            text = self._iso[at] = _sgt_iso(self._epoch + at)
         return text
+
+
+def _sgt_iso(timestamp: float) -> str:
+    """``datetime.fromtimestamp(timestamp, SGT).isoformat(timespec="milliseconds")``, faster.
+
+    The same rounding (to the microsecond, half to even, then cut to milliseconds); the
+    text up to the second is formatted once per second.
+    """
+    fraction, whole = math.modf(timestamp)
+    micros = round(fraction * 1e6)
+    second = int(whole)
+    if micros >= 1_000_000:
+        second += 1
+        micros -= 1_000_000
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= _ISO_CACHE:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = datetime.fromtimestamp(second, SGT).isoformat()[:19]
+    return f"{prefix}.{micros // 1000:03d}+08:00"
 
 
 def _check_speed(speed: float) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+from datetime import datetime
+
 from postman_async.testing import MockPostman
+from postman_async.testing._clock import SGT, LifecycleClock
 from tests.testing.conftest import Api
 
 
@@ -43,3 +47,14 @@ async def test_a_batch_listing_shows_later_attempts(api: Api, state: MockPostman
     assert before["data"][0]["numAttempts"] == 1
     assert after["data"][0]["numAttempts"] == 2
     assert len(after["data"][0]["messageAttempts"]) == 2
+
+
+def test_timestamps_are_formatted_as_datetime_would() -> None:
+    rng = random.Random(7)
+    for _ in range(20_000):
+        epoch = 1_700_000_000.0 + rng.random() * 1e8
+        at = rng.choice(
+            [rng.random() * 1e5, rng.randint(0, 10**9) / 1e6, rng.randint(0, 10**5) + 0.9999995]
+        )
+        expected = datetime.fromtimestamp(epoch + at, SGT).isoformat(timespec="milliseconds")
+        assert LifecycleClock(speed=0, epoch=epoch).isoformat(at) == expected
