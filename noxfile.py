@@ -27,7 +27,10 @@ def _interpreters() -> list[str]:
     found = []
     for version in SUPPORTED:
         exe = shutil.which(f"python{version}")
-        if exe and subprocess.run([exe, "-c", ""], capture_output=True, check=False).returncode == 0:
+        if exe is None:
+            continue
+        probe = subprocess.run([exe, "-c", ""], capture_output=True, check=False)  # noqa: S603
+        if probe.returncode == 0:
             found.append(version)
     return found or ["3.11"]
 
