@@ -49,6 +49,8 @@ Session = aiohttp.ClientSession
 #: Largest (decoded) response body read; anything bigger is refused, not buffered.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
+# Parsed URLs kept per transport (the cache starts over when full).
+_URL_CACHE = 1024
 
 # The departure of the body-less request being sent by the current task, on our own
 # session: _DepartingRequest.send() finds it here.
@@ -241,6 +243,7 @@ class AiohttpTransport:
         # leaving the calls to their deadlines.
         self._reading: set[aiohttp.ClientResponse] = set()
         self._user_agent = f"postman-async/{__version__} aiohttp/{aiohttp.__version__}"
+        self._urls: dict[str, yarl.URL] = {}
 
     def __repr__(self) -> str:
         return f"<AiohttpTransport {'closed' if self._closed else 'open'}>"
@@ -266,14 +269,15 @@ class AiohttpTransport:
 
     async def handle(self, request: Request) -> Response:
         """Send ``request`` once (see :class:`~postman_async._exchange.Transport`)."""
-        where = f"{request.method} {request.url}"
         if self._closed:
+            where = _where(request)
             request.grant.release()
             raise TransportError(
                 ClientClosedError(f"{where}: the client is closed"), sent=False, retryable=False
             )
         session = self._get_session()
         if session.closed:  # a borrowed session its owner has closed
+            where = _where(request)
             request.grant.release()
             raise TransportError(
                 ClientClosedError(
@@ -282,15 +286,20 @@ class AiohttpTransport:
                 sent=False,
                 retryable=False,
             )
-        departure = _Departure(request.grant, has_body=request.has_body)
+        has_body = request.has_body
+        departure = _Departure(request.grant, has_body=has_body)
         # A body reports its own departure on any session; a body-less request only
         # on our own session (its request class); on a borrowed one it is reported
         # when the answer (or the failure) arrives: late, never early.
-        traced = request.has_body or self._owns_session
-        token = _DEPARTING.set(departure if traced and not request.has_body else None)
+        traced = has_body or self._owns_session
+        token = None if has_body or not traced else _DEPARTING.set(departure)
+        files: list[io.BufferedReader] = []
         try:
-            return await self._exchange(request, session, departure)
+            return await self._send(
+                request, session, departure, _payload(request, departure, files)
+            )
         except asyncio.CancelledError:
+            where = _where(request)
             # Closing a session cancels aiohttp's internal waits (a queued request's wait
             # for a pooled connection) without cancelling our task: that is a closed
             # client, not a cancellation the caller asked for.
@@ -307,6 +316,7 @@ class AiohttpTransport:
             raise
         except Exception as exc:
             self._settle(departure, traced=traced)
+            where = _where(request)
             if self._closed or session.closed:
                 raise TransportError(
                     ClientClosedError(f"{where}: the client was closed during the call"),
@@ -318,7 +328,10 @@ class AiohttpTransport:
                 raise
             raise _translate(where, exc, failure, maybe_sent=departure.left or not traced) from None
         finally:
-            _DEPARTING.reset(token)
+            if token is not None:
+                _DEPARTING.reset(token)
+            for file in files:
+                file.close()
 
     @staticmethod
     def _settle(departure: _Departure, *, traced: bool) -> None:
@@ -328,30 +341,14 @@ class AiohttpTransport:
         else:
             departure.grant.release()
 
-    async def _exchange(
-        self, request: Request, session: aiohttp.ClientSession, departure: _Departure
-    ) -> Response:
-        data: aiohttp_payload.Payload | None = None
-        files: list[io.BufferedReader] = []
-        if request.json is not None:
-            # Carries its own Content-Type, and reports the departure as it is written.
-            data = _DepartingBody(request.json, departure)
-        elif request.uploads or request.fields:
-            try:
-                data = _DepartingForm(_form(request.fields, request.uploads, files)(), departure)
-            except OSError as exc:
-                for file in files:
-                    file.close()
-                raise TransportError(
-                    ValidationError(f"cannot read a file to upload: {exc.strerror}"),
-                    sent=False,
-                    retryable=False,
-                ) from None
-        try:
-            return await self._send(request, session, departure, data)
-        finally:
-            for file in files:
-                file.close()
+    def _url(self, url: str) -> yarl.URL:
+        """``url`` parsed once: a campaign calls the same few URLs again and again."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            parsed = self._urls[url] = yarl.URL(url, encoded=True)
+        return parsed
 
     async def _send(
         self,
@@ -366,7 +363,7 @@ class AiohttpTransport:
         )
         async with session.request(
             request.method,
-            yarl.URL(request.url, encoded=True),
+            self._url(request.url),
             params=request.params,
             data=data,
             # The key goes straight into aiohttp's call: no local variable holds it.
@@ -383,6 +380,30 @@ class AiohttpTransport:
             finally:
                 self._reading.discard(resp)
             return Response(status=resp.status, body=body, headers=resp.headers)
+
+
+def _where(request: Request) -> str:
+    """The request as error texts name it (the URL holds no query: that is ``params``)."""
+    return f"{request.method} {request.url}"
+
+
+def _payload(
+    request: Request, departure: _Departure, files: list[io.BufferedReader]
+) -> aiohttp_payload.Payload | None:
+    """The request's body, which reports the departure as it is written; files go to ``files``."""
+    if request.json is not None:
+        # Carries its own Content-Type.
+        return _DepartingBody(request.json, departure)
+    if request.uploads or request.fields:
+        try:
+            return _DepartingForm(_form(request.fields, request.uploads, files)(), departure)
+        except OSError as exc:
+            raise TransportError(
+                ValidationError(f"cannot read a file to upload: {exc.strerror}"),
+                sent=False,
+                retryable=False,
+            ) from None
+    return None
 
 
 def _form(
@@ -408,6 +429,9 @@ async def _read_body(resp: aiohttp.ClientResponse, request: Request) -> bytes:
 
     Decoded, not declared: a small compressed body can inflate a thousandfold.
     """
+    length = resp.content_length
+    if length is not None and length <= MAX_BODY_BYTES and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # not compressed: the declared length is what is read
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):
