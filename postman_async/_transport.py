@@ -24,6 +24,7 @@ import asyncio
 import contextvars
 import enum
 import io
+import math
 import ssl
 from collections.abc import Sequence
 
@@ -51,6 +52,8 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
 # Parsed URLs kept per transport (the cache starts over when full).
 _URL_CACHE = 1024
+# aiohttp timeout objects kept per transport, by milliseconds.
+_TIMEOUT_CACHE = 256
 
 # The departure of the body-less request being sent by the current task, on our own
 # session: _DepartingRequest.send() finds it here.
@@ -244,6 +247,7 @@ class AiohttpTransport:
         self._reading: set[aiohttp.ClientResponse] = set()
         self._user_agent = f"postman-async/{__version__} aiohttp/{aiohttp.__version__}"
         self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[int, aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"<AiohttpTransport {'closed' if self._closed else 'open'}>"
@@ -350,6 +354,23 @@ class AiohttpTransport:
             parsed = self._urls[url] = yarl.URL(url, encoded=True)
         return parsed
 
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """The aiohttp timeouts for an attempt of ``seconds``, rounded up to the millisecond.
+
+        Rounded so that one object serves the many attempts that start with (nearly) a
+        whole call's time left; aiohttp itself rounds timeouts over 5 s up to the second.
+        """
+        millis = math.ceil(seconds * 1000)
+        timeout = self._timeouts.get(millis)
+        if timeout is None:
+            if len(self._timeouts) >= _TIMEOUT_CACHE:
+                self._timeouts.clear()
+            total = millis / 1000
+            timeout = self._timeouts[millis] = aiohttp.ClientTimeout(
+                total=total, connect=min(total, self._connect_timeout)
+            )
+        return timeout
+
     async def _send(
         self,
         request: Request,
@@ -357,10 +378,6 @@ class AiohttpTransport:
         departure: _Departure,
         data: aiohttp_payload.Payload | None,
     ) -> Response:
-        remaining = request.timeout
-        timeout = aiohttp.ClientTimeout(
-            total=remaining, connect=min(remaining, self._connect_timeout)
-        )
         async with session.request(
             request.method,
             self._url(request.url),
@@ -368,7 +385,7 @@ class AiohttpTransport:
             data=data,
             # The key goes straight into aiohttp's call: no local variable holds it.
             headers={"Authorization": "Bearer " + request.api_key.reveal()},
-            timeout=timeout,
+            timeout=self._timeout(request.timeout),
             allow_redirects=False,
             raise_for_status=False,
         ) as resp:
