@@ -39,7 +39,7 @@ QUICK_ROUNDS = 1
 LIFECYCLE = 3.0
 DEFAULT_INTERVAL = TrackingPolicy().min_interval
 #: Other values of the knob, one run each.
-SWEEP = (1.0, 3.0, 5.0)
+SWEEP = (1.0, 2.0, 5.0)
 QUICK_SWEEP = (1.0,)
 MOCK_FLAGS = ("--tps", str(TPS), "--rate-limit", "sliding", "--variables", "otp")
 TRACK_TIMEOUT = 60.0

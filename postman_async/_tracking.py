@@ -96,7 +96,7 @@ class TrackingPolicy(msgspec.Struct, frozen=True, kw_only=True):
             attempts, spend one GET to learn the error code.
     """
 
-    min_interval: float = 2.0
+    min_interval: float = 3.0
     max_interval: float = 30.0
     backoff: float = 1.5
     jitter: float = 0.2
