@@ -16,13 +16,17 @@ from ._server import serve_mock
 from ._state import MockPostman
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Serve a mock Postman until Ctrl-C or SIGTERM; return the exit status.
 
     Prints the base URL, a ready campaign ID and its API key first (one JSON line
-    ``{"base_url", "campaign_id", "api_key"}`` with ``--json``).
+    ``{"base_url", "campaign_id", "api_key"}`` with ``--json``), then the
+    ``export`` lines that point the ``postman-async`` commands at it.
     """
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser(prog).parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         faults = FaultConfig(
             server_error_rate=args.server_error_rate,
@@ -73,6 +77,10 @@ async def _serve(state: MockPostman, args: argparse.Namespace) -> int:
                 print(f"campaign_id: {server.campaign_id}", flush=True)
                 print(f"api_key:     {server.api_key}", flush=True)
                 print(f"admin:       {server.url}/_mock/stats   (Ctrl-C to stop)", flush=True)
+                print("Point the postman-async commands at it:", flush=True)
+                print(f"  export POSTMAN_BASE_URL={server.base_url}", flush=True)
+                print(f"  export POSTMAN_CAMPAIGN_ID={server.campaign_id}", flush=True)
+                print(f"  export POSTMAN_API_KEY={server.api_key}", flush=True)
             await _until_stopped()
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -93,14 +101,35 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Help(argparse.HelpFormatter):
+    """Shows each option's default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
+    return port
+
+
+def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m postman_async.testing",
+        prog=prog or "python -m postman_async.testing",
         description="Run a mock Postman v2 SMS API server.",
+        formatter_class=_Help,
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    add("--port", type=int, default=8080, help="port to listen on; 0 picks a free one")
+    add("--host", default="127.0.0.1", help="address to listen on")
+    add("--port", type=_port, default=8080, help="port to listen on; 0 picks a free one")
     add("--json", action="store_true", help="print the connection details as one JSON line")
     add("--tps", type=int, default=10, help="requests per second per campaign; 0: no limit")
     add("--rate-limit", choices=RATE_LIMIT_MODELS, default="sliding", help="rate-limit model")

@@ -1,0 +1,143 @@
+"""Running one command: parse, configure, run on an event loop, map the outcome to an exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+
+from .._errors import PostmanError, ValidationError
+from ..testing._cli import main as mock_main
+from ._batches import batch, export, retry_batch
+from ._config import UsageError, resolve
+from ._demo import run_demo
+from ._list import list_messages
+from ._meanings import explain
+from ._messages import retry, send, status, watch
+from ._output import Output
+from ._parser import build
+from ._session import Context
+
+#: Exit codes.
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+Command = Callable[[Context], Awaitable[int]]
+COMMANDS: dict[str, Command] = {
+    "send": send,
+    "status": status,
+    "retry": retry,
+    "batch": batch,
+    "retry-batch": retry_batch,
+    "watch": watch,
+    "list": list_messages,
+    "export": export,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``postman-async`` command line; return the exit code."""
+    out = Output()
+    try:
+        parser = build()
+        args, rest = parser.parse_known_args(argv)
+        if args.command == "mock":
+            return mock_main(rest, prog="postman-async mock")
+        if rest:
+            parser.error(f"unrecognised arguments: {' '.join(rest)}")
+        if args.command == "demo":
+            demo = run_demo(sends=args.sends, tps=args.tps, speed=args.speed, out=out)
+            return _run(demo, out, verbose=False)
+        ctx = Context(args, out)
+        if not (args.command == "batch" and args.dry_run):
+            ctx.config = resolve(args)
+            out.add_secret(ctx.config.api_key)
+        if args.verbose:
+            _log_to_stderr(out)
+            if ctx.config is not None:
+                out.note(ctx.config.describe())
+        return _run(COMMANDS[args.command](ctx), out, verbose=args.verbose)
+    except UsageError as exc:
+        out.error(str(exc))
+        return EXIT_USAGE
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:
+        out.note("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _run(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
+    try:
+        return asyncio.run(_guarded(work, out, verbose=verbose))
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, like other shell tools.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+async def _guarded(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
+    """Run ``work``; Ctrl-C cancels it (so every ``async with`` closes) and exits 130."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if task is not None:
+            task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        out.note("interrupted")
+        return EXIT_INTERRUPTED
+    except (UsageError, ValidationError) as exc:
+        out.error(str(exc))
+        return EXIT_USAGE
+    except PostmanError as exc:
+        out.error(explain(exc))
+        return EXIT_API
+    except ValueError as exc:  # the client's own argument checks (e.g. a bad base URL)
+        out.error(str(exc))
+        return EXIT_USAGE
+    except Exception as exc:
+        if verbose:
+            out.note(traceback.format_exc())
+        out.error(f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)")
+        return EXIT_API
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+class _Redact(logging.Filter):
+    """Blanks secrets in log records before they are formatted."""
+
+    def __init__(self, out: Output) -> None:
+        super().__init__()
+        self._out = out
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._out.redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _log_to_stderr(out: Output) -> None:
+    handler = logging.StreamHandler(out.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redact(out))
+    logger = logging.getLogger("postman_async")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
