@@ -56,10 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.command == "batch" and args.dry_run):
             ctx.config = resolve(args)
             out.add_secret(ctx.config.api_key)
-        if args.verbose:
-            _log_to_stderr(out)
-            if ctx.config is not None:
-                out.note(ctx.config.describe())
+        _log_to_stderr(out, verbose=args.verbose)
+        if args.verbose and ctx.config is not None:
+            out.note(ctx.config.describe())
         return _run(COMMANDS[args.command](ctx), out, verbose=args.verbose)
     except UsageError as exc:
         out.error(str(exc))
@@ -122,22 +121,30 @@ async def _guarded(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
 
 
 class _Redact(logging.Filter):
-    """Blanks secrets in log records before they are formatted."""
+    """Blanks secrets in log records; without ``--verbose``, drops the tracker's.
 
-    def __init__(self, out: Output) -> None:
+    A tracker that stops says why in the error the command prints anyway.
+    """
+
+    def __init__(self, out: Output, *, verbose: bool) -> None:
         super().__init__()
         self._out = out
+        self._verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not self._verbose and record.name.endswith("_tracking"):
+            return False
         record.msg = self._out.redact(record.getMessage())
         record.args = None
         return True
 
 
-def _log_to_stderr(out: Output) -> None:
+def _log_to_stderr(out: Output, *, verbose: bool) -> None:
+    """The library's log on stderr: every call with ``--verbose``, else warnings only."""
     handler = logging.StreamHandler(out.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_Redact(out))
+    form = "%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "warning: %(message)s"
+    handler.setFormatter(logging.Formatter(form))
+    handler.addFilter(_Redact(out, verbose=verbose))
     logger = logging.getLogger("postman_async")
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)

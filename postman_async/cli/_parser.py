@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .._version import __version__
 from ._config import API_KEY_VAR, BASE_URL_VAR, CAMPAIGN_VAR, ENVIRONMENTS
@@ -51,10 +51,17 @@ positive_int = _number(int, 1)
 positive_float = _number(float, 0, above=True)
 
 
-def _connection_options() -> Parser:
-    parent = Parser(add_help=False)
-    group = parent.add_argument_group("connection (flags override the environment)")
-    add = group.add_argument
+def _add_connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every API command takes, before or after the command's name.
+
+    The copy after the name has no defaults, so that it only overrides what was
+    given before it.
+    """
+    group = parser.add_argument_group("connection (flags override the environment)")
+
+    def add(*names: str, default: object = None, **kwargs: Any) -> None:
+        group.add_argument(*names, default=default if defaults else argparse.SUPPRESS, **kwargs)
+
     add("--env", choices=sorted(ENVIRONMENTS), help=f"Postman environment (or set {BASE_URL_VAR})")
     add("--base-url", metavar="URL", help=f"API base URL, e.g. a mock's (env {BASE_URL_VAR})")
     add("--campaign", metavar="ID", help=f"campaign ID (env {CAMPAIGN_VAR})")
@@ -72,9 +79,8 @@ def _connection_options() -> Parser:
         metavar="SECONDS",
         help="deadline of each call, waiting for rate budget included (default 30)",
     )
-    add("--unmask", action="store_true", help="show full phone numbers")
-    add("--verbose", action="store_true", help="log each call to stderr (never the key)")
-    return parent
+    add("--unmask", action="store_true", default=False, help="show full phone numbers")
+    add("--verbose", action="store_true", default=False, help="log each call (never the key)")
 
 
 def _format(parent: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
@@ -95,8 +101,11 @@ def build() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"postman-async {__version__}")
+    _add_connection_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    conn = [_connection_options()]
+    connection = Parser(add_help=False)
+    _add_connection_options(connection, defaults=False)
+    conn = [connection]
 
     def command(name: str, help_text: str, **kwargs: object) -> Parser:
         sub: Parser = commands.add_parser(
