@@ -138,7 +138,9 @@ async def export(ctx: Context) -> int:
             contextlib.aclosing(iter_messages(campaign, batch_id=batch_id)) as messages,
         ):
             async for message in messages:
-                writer.writerow(message_record(message, unmask=ctx.unmask))
+                record = message_record(message, unmask=ctx.unmask)
+                record["batch_id"] = record["batch_id"] or batch_id  # listings may omit it
+                writer.writerow(record)
                 tally.update(message)
                 progress.changed()
     where = str(destination) if destination is not None else "standard output"

@@ -64,6 +64,8 @@ async def list_messages(ctx: Context) -> int:
             if len(found) >= limit:
                 break
     records = [message_record(m, unmask=ctx.unmask) for m in found]
+    for record in records:  # a batch's listing may not say which batch it is
+        record["batch_id"] = record["batch_id"] or ctx.args.batch
     style: str = ctx.args.format
     if style == "json":
         for record in records:

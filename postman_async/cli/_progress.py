@@ -220,11 +220,12 @@ class Progress:
             print(text, file=self.stream, flush=True)
 
     def _render(self) -> Any:
-        from rich.console import Group  # noqa: PLC0415 - optional dependency
+        from rich import box  # noqa: PLC0415 - optional dependency
+        from rich.console import Group  # noqa: PLC0415
         from rich.table import Table  # noqa: PLC0415
         from rich.text import Text  # noqa: PLC0415
 
-        table = Table(title=self.title, title_justify="left", min_width=40)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("status")
         table.add_column("messages", justify="right")
         for status, count in self.tally.counts().items():
@@ -232,8 +233,8 @@ class Progress:
             table.add_row(Text(status, style=style), str(count))
         footer = f"{self.tally.final} of {self.tally.total} final"
         if self.meter is not None:
-            footer += f"   {self.meter.describe()}"
-        return Group(table, Text(footer))
+            footer += f"; {self.meter.describe()}"
+        return Group(Text(self.title, style="bold"), table, Text(footer))
 
 
 def elapsed_since(start: float) -> str:
