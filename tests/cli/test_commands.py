@@ -29,7 +29,7 @@ async def send_json(server: MockServer, number: str, *extra: str) -> dict[str, o
     return json_lines(result.out)[0]
 
 
-async def test_send_prints_the_message_masked(mock: MockServer):
+async def test_send_prints_the_message_masked(mock: MockServer) -> None:
     result = await run("send", "+65 9123 4567", "-v", "otp=123456", env=mock_env(mock))
     assert result.code == 0, result.err
     (line,) = result.out.splitlines()
@@ -42,7 +42,7 @@ async def test_send_prints_the_message_masked(mock: MockServer):
     assert sent.recipient == GOOD
 
 
-async def test_send_json_has_the_documented_fields(mock: MockServer):
+async def test_send_json_has_the_documented_fields(mock: MockServer) -> None:
     record = await send_json(mock, GOOD)
     assert list(record) == ["kind", *FIELDS]
     assert record["kind"] == "message"
@@ -50,19 +50,19 @@ async def test_send_json_has_the_documented_fields(mock: MockServer):
     assert record["status"] == "created"
 
 
-async def test_unmask_shows_the_full_number(mock: MockServer):
+async def test_unmask_shows_the_full_number(mock: MockServer) -> None:
     record = await send_json(mock, GOOD, "--unmask")
     assert record["recipient"] == GOOD
 
 
-async def test_send_wait_exits_3_when_the_message_fails(mock: MockServer):
+async def test_send_wait_exits_3_when_the_message_fails(mock: MockServer) -> None:
     result = await run("send", INVALID, "-v", "otp=1", "--wait", env=mock_env(mock))
     assert result.code == 3, result.err
     assert "done: failure 1 (1 of 1 final)" in result.out
     assert "recipient_invalid" in result.out
 
 
-async def test_send_wait_exits_0_on_success(mock: MockServer):
+async def test_send_wait_exits_0_on_success(mock: MockServer) -> None:
     result = await run(
         "send", GOOD, "-v", "otp=1", "--wait", "--format", "json", env=mock_env(mock)
     )
@@ -79,7 +79,7 @@ async def test_send_wait_exits_0_on_success(mock: MockServer):
     assert records[-2]["status"] == "success"
 
 
-async def test_status_explains_the_error_code(mock: MockServer):
+async def test_status_explains_the_error_code(mock: MockServer) -> None:
     sent = await send_json(mock, UNAVAILABLE)
     mock.state.advance(10)
     result = await run("status", str(sent["id"]), env=mock_env(mock))
@@ -94,7 +94,7 @@ async def test_status_explains_the_error_code(mock: MockServer):
     assert "attempt 1: failure" in result.out
 
 
-async def test_status_of_an_unknown_message_exits_1_with_the_trace_id(mock: MockServer):
+async def test_status_of_an_unknown_message_exits_1_with_the_trace_id(mock: MockServer) -> None:
     result = await run("status", "message_nope", env=mock_env(mock))
     line = assert_clean_failure(result, 1)
     assert "HTTP 404" in line
@@ -102,7 +102,7 @@ async def test_status_of_an_unknown_message_exits_1_with_the_trace_id(mock: Mock
     assert "check the ID" in line
 
 
-async def test_retry_and_retry_again_too_often(mock: MockServer):
+async def test_retry_and_retry_again_too_often(mock: MockServer) -> None:
     sent = await send_json(mock, UNAVAILABLE)
     mock.state.advance(10)
     result = await run("retry", str(sent["id"]), "--wait", env=mock_env(mock))
@@ -117,7 +117,7 @@ async def test_retry_and_retry_again_too_often(mock: MockServer):
     assert "send a new one" in line
 
 
-async def test_retry_of_a_message_not_failed_says_what_to_do(mock: MockServer):
+async def test_retry_of_a_message_not_failed_says_what_to_do(mock: MockServer) -> None:
     sent = await send_json(mock, GOOD)
     mock.state.advance(10)
     result = await run("retry", str(sent["id"]), env=mock_env(mock))
@@ -125,7 +125,7 @@ async def test_retry_of_a_message_not_failed_says_what_to_do(mock: MockServer):
     assert "only a message in failure can be retried" in line
 
 
-async def test_list_formats(mock: MockServer):
+async def test_list_formats(mock: MockServer) -> None:
     first = await send_json(mock, GOOD)
     second = await send_json(mock, INVALID)
     env = mock_env(mock)
@@ -142,7 +142,7 @@ async def test_list_formats(mock: MockServer):
     assert rows_csv[0]["recipient"] == "65******11"
 
 
-async def test_list_since_stops_at_older_messages(mock: MockServer):
+async def test_list_since_stops_at_older_messages(mock: MockServer) -> None:
     await send_json(mock, GOOD)
     result = await run("list", "--since", "2000-01-01", "--format", "json", env=mock_env(mock))
     assert len(json_lines(result.out)) == 1
@@ -158,7 +158,9 @@ def write_csv(tmp_path: pathlib.Path, text: str) -> pathlib.Path:
     return path
 
 
-async def test_batch_lists_every_bad_row_and_uploads_nothing(mock: MockServer, tmp_path):
+async def test_batch_lists_every_bad_row_and_uploads_nothing(
+    mock: MockServer, tmp_path: pathlib.Path
+) -> None:
     path = write_csv(
         tmp_path,
         "recipient,language,otp\n"
@@ -181,7 +183,7 @@ async def test_batch_lists_every_bad_row_and_uploads_nothing(mock: MockServer, t
     assert mock.campaign.stats.requests["batch_send"] == 0
 
 
-async def test_batch_dry_run_needs_no_key(mock: MockServer, tmp_path):
+async def test_batch_dry_run_needs_no_key(mock: MockServer, tmp_path: pathlib.Path) -> None:
     path = write_csv(tmp_path, "recipient,language,otp\n6591234567,english,1\n")
     result = await run("batch", str(path), "--dry-run")
     assert result.code == 0, result.err
@@ -192,7 +194,7 @@ async def test_batch_dry_run_needs_no_key(mock: MockServer, tmp_path):
     assert mock.campaign.stats.requests["batch_send"] == 0
 
 
-async def test_batch_upload_and_follow(mock: MockServer, tmp_path):
+async def test_batch_upload_and_follow(mock: MockServer, tmp_path: pathlib.Path) -> None:
     path = write_csv(
         tmp_path,
         f"recipient,language,otp\n{GOOD},english,1\n6591234568,english,2\n{INVALID},english,3\n",
@@ -241,7 +243,7 @@ async def test_batch_upload_and_follow(mock: MockServer, tmp_path):
     assert "check the batch ID" in line
 
 
-async def test_batch_rejected_by_postman_exits_1(mock: MockServer, tmp_path):
+async def test_batch_rejected_by_postman_exits_1(mock: MockServer, tmp_path: pathlib.Path) -> None:
     mock.campaign.max_batch_rows = 1
     path = write_csv(tmp_path, f"recipient,language,otp\n{GOOD},english,1\n6591234568,english,2\n")
     result = await run("batch", str(path), env=mock_env(mock))
@@ -249,20 +251,20 @@ async def test_batch_rejected_by_postman_exits_1(mock: MockServer, tmp_path):
     assert "HTTP 400" in line
 
 
-async def test_watch_messages_until_final(mock: MockServer):
+async def test_watch_messages_until_final(mock: MockServer) -> None:
     good = await send_json(mock, GOOD)
     result = await run("watch", str(good["id"]), env=mock_env(mock))
     assert result.code == 0, result.err
     assert result.out.splitlines()[-1] == "done: success 1 (1 of 1 final)"
 
 
-async def test_watch_unknown_batch_exits_1(mock: MockServer):
+async def test_watch_unknown_batch_exits_1(mock: MockServer) -> None:
     result = await run("watch", "--batch", "batch_nope", env=mock_env(mock))
     line = assert_clean_failure(result, 1)
     assert "HTTP 404" in line
 
 
-async def test_wrong_key_exits_1_and_never_prints_the_key(mock: MockServer):
+async def test_wrong_key_exits_1_and_never_prints_the_key(mock: MockServer) -> None:
     env = {**mock_env(mock), "POSTMAN_API_KEY": "key_test_not_the_right_one"}
     result = await run("--verbose", "list", env=env)
     line = assert_clean_failure(result, 1)
@@ -271,7 +273,7 @@ async def test_wrong_key_exits_1_and_never_prints_the_key(mock: MockServer):
     assert "key_test_not_the_right_one" not in result.out + result.err
 
 
-async def test_verbose_logs_calls_but_never_the_key(mock: MockServer):
+async def test_verbose_logs_calls_but_never_the_key(mock: MockServer) -> None:
     result = await run("send", GOOD, "-v", "otp=1", "--verbose", "--wait", env=mock_env(mock))
     assert result.code == 0, result.err
     assert "POST /campaigns/" in result.err
@@ -279,7 +281,7 @@ async def test_verbose_logs_calls_but_never_the_key(mock: MockServer):
     assert mock.api_key not in result.out + result.err
 
 
-async def test_key_from_stdin_and_from_a_file(mock: MockServer, tmp_path):
+async def test_key_from_stdin_and_from_a_file(mock: MockServer, tmp_path: pathlib.Path) -> None:
     env = mock_env(mock)
     key = env.pop("POSTMAN_API_KEY")
     piped = await run("list", "--api-key-file", "-", env=env, input=key + "\n")
@@ -296,7 +298,7 @@ async def test_key_from_stdin_and_from_a_file(mock: MockServer, tmp_path):
     assert "cannot read the API key" in assert_clean_failure(missing, 2)
 
 
-async def test_missing_configuration_exits_2():
+async def test_missing_configuration_exits_2() -> None:
     result = await run("list")
     assert "POSTMAN_BASE_URL" in assert_clean_failure(result, 2)
     result = await run("list", "--env", "test")
@@ -305,7 +307,7 @@ async def test_missing_configuration_exits_2():
     assert "POSTMAN_API_KEY" in assert_clean_failure(result, 2)
 
 
-async def test_test_key_against_production_exits_2():
+async def test_test_key_against_production_exits_2() -> None:
     env = {"POSTMAN_CAMPAIGN_ID": "campaign_1", "POSTMAN_API_KEY": "key_test_abc"}
     result = await run("list", "--env", "production", env=env)
     line = assert_clean_failure(result, 2)
@@ -313,7 +315,7 @@ async def test_test_key_against_production_exits_2():
     assert "key_test_abc" not in result.err
 
 
-async def test_unreachable_api_exits_1():
+async def test_unreachable_api_exits_1() -> None:
     env = {"POSTMAN_CAMPAIGN_ID": "campaign_1", "POSTMAN_API_KEY": "key_test_abc"}
     result = await run(
         "status", "message_1", "--base-url", "http://127.0.0.1:9/api/v2", "--timeout", "5", env=env
