@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import signal
 
@@ -49,4 +50,4 @@ async def test_ctrl_c_during_export_leaves_no_file(
     _, err = await interrupt(process)
     assert process.returncode == 130
     assert err.splitlines() == ["interrupted"]
-    assert list(tmp_path.iterdir()) == []  # neither the file nor a partial one
+    assert os.listdir(tmp_path) == []  # neither the file nor a partial one
