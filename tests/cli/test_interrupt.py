@@ -15,7 +15,7 @@ from .conftest import GIVE_UP, mock_env, start
 async def read_until(stream: asyncio.StreamReader | None, words: str) -> list[str]:
     """Lines read up to and including the first that contains ``words``."""
     assert stream is not None
-    lines = []
+    lines: list[str] = []
     while True:
         raw = await asyncio.wait_for(stream.readline(), timeout=GIVE_UP)
         assert raw, f"the command ended before printing {words!r}: {lines}"

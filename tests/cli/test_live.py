@@ -42,7 +42,7 @@ def drive(
     env: Mapping[str, str],
     *,
     when: str | None = None,
-    then: Callable[[pexpect.spawn], None] | None = None,
+    then: Callable[[pexpect.spawn[bytes]], None] | None = None,
 ) -> Screen:
     """Run ``python ARGV`` in a pseudo-terminal to the end; feed its output to a screen.
 
@@ -50,7 +50,7 @@ def drive(
     """
     screen = pyte.Screen(120, 40)
     stream = pyte.ByteStream(screen)
-    child = pexpect.spawn(
+    child: pexpect.spawn[bytes] = pexpect.spawn(
         sys.executable,
         argv,
         env={**base_env(env), "TERM": "xterm-256color"},
