@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import pathlib
+import signal
 
 from postman_async.cli._output import FIELDS
 from postman_async.testing import MockServer
 
-from .conftest import assert_clean_failure, mock_env, run
+from .conftest import GIVE_UP, assert_clean_failure, mock_env, run, start
 
 GOOD = "6591234567"
 INVALID = "6511111111"  # the mock fails it with recipient_invalid
@@ -322,3 +324,26 @@ async def test_unreachable_api_exits_1() -> None:
     )
     line = assert_clean_failure(result, 1)
     assert "check the network" in line
+
+
+async def test_mock_prints_the_export_lines_the_commands_use() -> None:
+    mock_process = await start("mock", "--port", "0", "--speed", "100")
+    try:
+        assert mock_process.stdout is not None
+        exports: dict[str, str] = {}
+        while len(exports) < 3:
+            line = (
+                await asyncio.wait_for(mock_process.stdout.readline(), timeout=GIVE_UP)
+            ).decode()
+            assert line, "the mock ended early"
+            if line.strip().startswith("export "):
+                name, _, value = line.strip().removeprefix("export ").partition("=")
+                exports[name] = value
+        assert set(exports) == {"POSTMAN_BASE_URL", "POSTMAN_CAMPAIGN_ID", "POSTMAN_API_KEY"}
+        sent = await run("send", GOOD, "-v", "otp=1", "--wait", env=exports)
+        assert sent.code == 0, sent.err
+        assert sent.out.splitlines()[-1] == "done: success 1 (1 of 1 final)"
+    finally:
+        mock_process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(mock_process.communicate(), timeout=GIVE_UP)
+    assert mock_process.returncode == 0
