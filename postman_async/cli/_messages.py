@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from .._models import Attempt, Message, MessageStatus
@@ -87,7 +86,7 @@ def _attempt_line(attempt: Attempt) -> str:
         ("delivered", attempt.delivered_at),
     ):
         if when is not None:
-            parts.append(f"{label} {when.astimezone(dt.timezone.utc).isoformat()}")
+            parts.append(f"{label} {when.isoformat()}")
     if attempt.error_code:
         parts.append(f"error {attempt.error_code}")
     return ", ".join(parts)
