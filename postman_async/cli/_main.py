@@ -110,6 +110,8 @@ async def _guarded(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
     except ValueError as exc:  # the client's own argument checks (e.g. a bad base URL)
         out.error(str(exc))
         return EXIT_USAGE
+    except BrokenPipeError:
+        raise  # handled by _run
     except Exception as exc:
         if verbose:
             out.note(traceback.format_exc())
