@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from .._models import Attempt, Message, MessageStatus
@@ -114,7 +115,12 @@ async def retry(ctx: Context) -> int:
 
 async def watch(ctx: Context) -> int:
     """``watch MESSAGE_ID... | --batch BATCH_ID``: live counts by status until all are final."""
-    ids: list[str] = list(dict.fromkeys(ctx.args.message_ids or ()))
+    given: list[str] = ctx.args.message_ids or []
+    if given == ["-"]:  # e.g. postman-async list --format json | jq -r .id | ... watch -
+        given = [line.strip() for line in sys.stdin if line.strip()]
+        if not given:
+            raise UsageError("no message IDs on standard input")
+    ids = list(dict.fromkeys(given))
     batch: str | None = ctx.args.batch
     if bool(ids) == bool(batch):
         raise UsageError("give message IDs or --batch BATCH_ID (one of the two)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -18,11 +19,18 @@ said no; 2 bad usage or input; 3 some messages ended in failure (watch, --wait);
 """
 
 
+_KEY = re.compile(r"key_(test|live)_\S+")
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        """Print ``prog: error: message (see prog --help)`` and exit 2."""
+        """Print ``prog: error: message (see prog --help)`` and exit 2.
+
+        Anything shaped like an API key that was typed in the wrong place is blanked.
+        """
+        message = _KEY.sub(r"key_\1_***", message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -151,7 +159,9 @@ def build() -> Parser:
     _format(retry_batch)
 
     watch = command("watch", "live counts by status until every message is final")
-    watch.add_argument("message_ids", metavar="MESSAGE_ID", nargs="*")
+    watch.add_argument(
+        "message_ids", metavar="MESSAGE_ID", nargs="*", help="message IDs; - reads them from stdin"
+    )
     watch.add_argument("--batch", metavar="BATCH_ID", help="follow a whole batch instead")
     _format(watch)
 

@@ -92,7 +92,9 @@ class Tally:
 
     def describe(self) -> str:
         """``"success 10, failure 1, sending 1 (11 of 12 final)"``."""
-        counts = ", ".join(f"{status} {n}" for status, n in self.counts().items()) or "none yet"
+        counts = ", ".join(f"{status} {n}" for status, n in self.counts().items())
+        if not counts:
+            return "no messages yet"
         return f"{counts} ({self.final} of {self.total} final)"
 
 

@@ -107,3 +107,10 @@ def test_mock_help_names_itself_and_shows_defaults(capsys: pytest.CaptureFixture
     assert text.startswith("usage: postman-async mock")
     assert "port to listen on; 0 picks a free one (default: 8080)" in text
     assert "(default: 10)" in text
+
+
+def test_a_key_typed_in_the_wrong_place_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "key_test_0123456789abcdef"]) == 2
+    err = capsys.readouterr().err
+    assert "key_test_***" in err
+    assert "0123456789abcdef" not in err

@@ -347,3 +347,13 @@ async def test_mock_prints_the_export_lines_the_commands_use() -> None:
         mock_process.send_signal(signal.SIGINT)
         await asyncio.wait_for(mock_process.communicate(), timeout=GIVE_UP)
     assert mock_process.returncode == 0
+
+
+async def test_watch_reads_message_ids_from_stdin(mock: MockServer) -> None:
+    good = await send_json(mock, GOOD)
+    bad = await send_json(mock, INVALID)
+    result = await run("watch", "-", env=mock_env(mock), input=f"{good['id']}\n{bad['id']}\n\n")
+    assert result.code == 3, result.err
+    lines = result.out.splitlines()
+    assert lines[-2] == "done: success 1, failure 1 (2 of 2 final)"
+    assert lines[-1].split()[:2] == ["failed", bad["id"]]
