@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import time
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -238,7 +237,3 @@ class Progress:
             footer += f"; {self.meter.describe()}"
         return Group(Text(self.title, style="bold"), table, Text(footer))
 
-
-def elapsed_since(start: float) -> str:
-    """``"12.3 s"`` since a ``time.monotonic()`` reading."""
-    return f"{time.monotonic() - start:.1f} s"
