@@ -236,4 +236,3 @@ class Progress:
         if self.meter is not None:
             footer += f"; {self.meter.describe()}"
         return Group(Text(self.title, style="bold"), table, Text(footer))
-
