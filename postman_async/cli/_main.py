@@ -26,6 +26,9 @@ from ._session import Context
 #: Exit codes.
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+#: Signals that stop a command cleanly.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 Command = Callable[[Context], Awaitable[int]]
 COMMANDS: dict[str, Command] = {
     "send": send,
@@ -81,26 +84,29 @@ def _run(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
 
 
 async def _guarded(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
-    """Run ``work``; Ctrl-C cancels it (so every ``async with`` closes) and exits 130."""
+    """Run ``work``; Ctrl-C (or SIGTERM) cancels it, so every ``async with`` closes.
+
+    Exits 130 after Ctrl-C, 143 after SIGTERM, as shells report a death by those signals.
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    interrupted = False
+    stopped_by: list[int] = []
 
-    def interrupt() -> None:
-        nonlocal interrupted
-        interrupted = True
+    def stop(signum: int) -> None:
+        stopped_by.append(signum)
         if task is not None:
             task.cancel()
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, interrupt)
+    for signum in _STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop, signum)
     try:
         return await work
     except asyncio.CancelledError:
-        if not interrupted:
+        if not stopped_by:
             raise
         out.note("interrupted")
-        return EXIT_INTERRUPTED
+        return 128 + stopped_by[0]
     except (UsageError, ValidationError) as exc:
         out.error(str(exc))
         return EXIT_USAGE
@@ -118,8 +124,9 @@ async def _guarded(work: Awaitable[int], out: Output, *, verbose: bool) -> int:
         out.error(f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)")
         return EXIT_API
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum in _STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
 
 
 class _Redact(logging.Filter):
