@@ -18,7 +18,7 @@ from ._csvcheck import CsvReport, check_file
 from ._follow import finish, follow
 from ._listing import iter_messages
 from ._output import csv_writer, json_line, message_record
-from ._progress import Progress, Tally
+from ._progress import Tally
 from ._session import Context
 
 
@@ -134,7 +134,7 @@ async def export(ctx: Context) -> int:
         writer = csv_writer(handle)
         async with (
             ctx.campaign() as campaign,
-            Progress(f"export batch {batch_id}", tally, stream, meter=ctx.meter) as progress,
+            ctx.progress(f"export batch {batch_id}", tally, stream) as progress,
             contextlib.aclosing(iter_messages(campaign, batch_id=batch_id)) as messages,
         ):
             async for message in messages:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from .._client import Campaign
 from .._models import BatchReceipt, Message, MessageStatus
 from ._output import json_line, message_record, short_line
-from ._progress import Progress, Tally
+from ._progress import Tally
 from ._session import Context
 
 #: Exit code when every message is final but some ended in ``failure``.
@@ -45,7 +45,7 @@ async def follow(
     # Machine output owns stdout: the display then goes to stderr.
     stream = ctx.out.stderr if ctx.json else ctx.out.stdout
     batches = [batch] if batch is not None else []
-    async with Progress(title, tally, stream, meter=ctx.meter) as progress:
+    async with ctx.progress(title, tally, stream) as progress:
         async for message in campaign.track(messages, batches=batches):
             if tally.update(message):
                 progress.changed()

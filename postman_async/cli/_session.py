@@ -6,12 +6,14 @@ import argparse
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import IO
 
 from .._client import Campaign, PostmanClient
 from .._tracking import TrackingPolicy
 from ._config import Config
 from ._meter import RateMeter
 from ._output import Output
+from ._progress import Progress, Tally
 
 #: How the commands poll statuses: soon at first, never less often than every 10 s.
 TRACKING = TrackingPolicy(min_interval=1.0, max_interval=10.0)
@@ -39,6 +41,11 @@ class Context:
     def json(self) -> bool:
         """Whether to print JSON lines."""
         return getattr(self.args, "format", None) == "json"
+
+    def progress(self, title: str, tally: Tally, stream: IO[str]) -> Progress:
+        """A progress display; plain lines with ``--verbose``, whose log would tear a live one."""
+        live = False if getattr(self.args, "verbose", False) else None
+        return Progress(title, tally, stream, meter=self.meter, live=live)
 
     @contextlib.asynccontextmanager
     async def campaign(self) -> AsyncIterator[Campaign]:
