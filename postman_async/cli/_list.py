@@ -27,7 +27,10 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     now = now or dt.datetime.now(dt.timezone.utc)
     match = _AGE.fullmatch(text.strip().lower())
     if match:
-        return now - dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            return now - dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+        except OverflowError:
+            raise UsageError(f"--since {text.strip()} is further back than dates go") from None
     try:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:

@@ -35,7 +35,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def _number(
-    kind: type[int] | type[float], low: float, *, above: bool = False
+    kind: type[int] | type[float],
+    low: float,
+    *,
+    above: bool = False,
+    high: float = math.inf,
 ) -> Callable[[str], float]:
     def convert(text: str) -> float:
         try:
@@ -47,6 +51,8 @@ def _number(
         if value < low or (above and value == low):
             relation = "above" if above else "at least"
             raise argparse.ArgumentTypeError(f"must be {relation} {low:g}, got {text}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
         return value
 
     convert.__name__ = "int" if kind is int else "number"
@@ -57,6 +63,8 @@ def _number(
 positive_int = _number(int, 1)
 #: Number > 0.
 positive_float = _number(float, 0, above=True)
+#: The demo mock's speed-up: beyond this its clock says nothing useful.
+demo_speed = _number(float, 0, above=True, high=10_000)
 
 
 def _add_connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -192,6 +200,9 @@ def build() -> Parser:
     demo.add_argument("--sends", type=positive_int, default=200, help="OTPs to send (default 200)")
     demo.add_argument("--tps", type=positive_int, default=10, help="rate limit (default 10)")
     demo.add_argument(
-        "--speed", type=positive_float, default=4.0, help="mock lifecycle speed-up (default 4)"
+        "--speed",
+        type=demo_speed,
+        default=4.0,
+        help="mock lifecycle speed-up, up to 10000 (default 4)",
     )
     return parser

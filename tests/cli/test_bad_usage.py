@@ -14,6 +14,7 @@ BAD = [
     ["demo", "--speed", "0"],
     ["demo", "--speed", "-1"],
     ["demo", "--speed", "nan"],
+    ["demo", "--speed", "1e308"],
     ["demo", "--sends", "-5"],
     ["demo", "--sends", "many"],
     ["mock", "--port", "99999"],

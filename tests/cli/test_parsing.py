@@ -36,6 +36,8 @@ def test_since_dates_are_singapore_time_unless_they_say() -> None:
     assert parse_since("2025-01-31T09:00+00:00", NOW).utcoffset() == dt.timedelta(0)
     with pytest.raises(UsageError, match="--since takes"):
         parse_since("soon", NOW)
+    with pytest.raises(UsageError, match="further back"):
+        parse_since("99999999999d", NOW)
 
 
 def test_values() -> None:
