@@ -102,7 +102,7 @@ def check_bytes(data: bytes, *, max_rows: int | None = None) -> CsvReport:
 def _check_header(header: list[str], report: CsvReport) -> bool:
     missing = [name for name in _REQUIRED if name not in header]
     if missing:
-        report.add(1, f"the header lacks {' and '.join(missing)}; it has {','.join(header)}")
+        report.add(1, f"the header lacks {' and '.join(missing)}; it has {header}")
         return False
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
