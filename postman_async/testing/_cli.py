@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ._faults import FaultConfig
 from ._limits import RATE_LIMIT_MODELS, RateLimitModel
@@ -121,8 +122,15 @@ def _port(text: str) -> int:
     return port
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, without the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog or "python -m postman_async.testing",
         description="Run a mock Postman v2 SMS API server.",
         formatter_class=_Help,

@@ -42,8 +42,8 @@ def test_bad_arguments_exit_2_with_one_line(
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
-    errors = [line for line in captured.err.splitlines() if "error:" in line]
-    assert len(errors) == 1, captured.err
+    assert len(captured.err.splitlines()) == 1, captured.err
+    assert "error:" in captured.err
 
 
 ENV = {
