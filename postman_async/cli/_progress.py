@@ -223,6 +223,7 @@ class Progress:
     def _render(self) -> Any:
         from rich import box  # noqa: PLC0415 - optional dependency
         from rich.console import Group  # noqa: PLC0415
+        from rich.progress_bar import ProgressBar  # noqa: PLC0415
         from rich.table import Table  # noqa: PLC0415
         from rich.text import Text  # noqa: PLC0415
 
@@ -235,4 +236,10 @@ class Progress:
         footer = f"{self.tally.final} of {self.tally.total} final"
         if self.meter is not None:
             footer += f"; {self.meter.describe()}"
-        return Group(Text(self.title, style="bold"), table, Text(footer))
+        bottom = Table.grid(padding=(0, 1))
+        if self.tally.total:
+            bar = ProgressBar(total=self.tally.total, completed=self.tally.final, width=30)
+            bottom.add_row(bar, Text(footer))
+        else:
+            bottom.add_row(Text(footer))
+        return Group(Text(self.title, style="bold"), table, bottom)
