@@ -120,6 +120,8 @@ async def test_ctrl_c_stops_the_live_display_cleanly(frozen: MockServer) -> None
     )
     assert screen.code == 130, screen.text
     assert_cursor_restored(screen.raw)
+    assert ["created", "1"] in [line.split() for line in screen.lines]  # the frame at Ctrl-C
+    assert any("0 of 1 final; rate budget" in line for line in screen.lines)
     assert screen.lines[-1] == "interrupted"
     assert "Traceback" not in screen.text
 
