@@ -71,7 +71,9 @@ def explain(exc: PostmanError) -> str:
 
 def _hint(exc: PostmanError) -> str | None:
     if exc.message_may_exist:
-        return "check with postman-async list --search DIGITS --since 10m before sending again"
+        return (
+            "check with postman-async list --since 10m (add --search DIGITS) before sending again"
+        )
     if isinstance(exc, APIError) and exc.code in API_ERRORS:
         return API_ERRORS[exc.code]
     hints: list[tuple[type[PostmanError], str]] = [
