@@ -22,6 +22,19 @@ said no; 2 bad usage or input; 3 some messages ended in failure (watch, --wait);
 _KEY = re.compile(r"key_(test|live)_\S+")
 
 
+#: One typical use of each command, shown at the end of its --help.
+EXAMPLES = {
+    "send": "postman-async send 6591234567 -v otp=123456 --wait",
+    "status": "postman-async status message_...",
+    "retry": "postman-async retry message_... --wait",
+    "batch": "postman-async batch otps.csv --dry-run && postman-async batch otps.csv --wait",
+    "retry-batch": "postman-async retry-batch batch_... --wait",
+    "watch": "postman-async list --since 10m --format json | jq -r .id | postman-async watch -",
+    "list": "postman-async list --search 9123 --since 1h --format csv > found.csv",
+    "export": "postman-async export --batch batch_... -o outcomes.csv",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
 
@@ -123,13 +136,15 @@ def build() -> Parser:
     _add_connection_options(connection, defaults=False)
     conn = [connection]
 
-    def command(name: str, help_text: str, **kwargs: object) -> Parser:
+    def command(name: str, help_text: str) -> Parser:
+        example = EXAMPLES.get(name)
         sub: Parser = commands.add_parser(
             name,
             help=help_text,
             description=help_text,
+            epilog=f"example:\n  {example}" if example else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=conn,
-            **kwargs,  # type: ignore[arg-type]
         )
         return sub
 
@@ -188,6 +203,12 @@ def build() -> Parser:
         "-o", "--output", metavar="FILE", help="CSV file to write (default standard output)"
     )
 
+    _add_mock_and_demo(commands)
+    return parser
+
+
+def _add_mock_and_demo(commands: argparse._SubParsersAction[Parser]) -> None:
+    """The two commands that bring their own mock server."""
     commands.add_parser(
         "mock", help="serve a mock Postman (postman-async mock --help)", add_help=False
     )
@@ -205,4 +226,3 @@ def build() -> Parser:
         default=4.0,
         help="mock lifecycle speed-up, up to 10000 (default 4)",
     )
-    return parser
