@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from .._errors import PostmanError, ValidationError
 from ..testing._cli import main as mock_main
@@ -59,10 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.command == "batch" and args.dry_run):
             ctx.config = resolve(args)
             out.add_secret(ctx.config.api_key)
-        _log_to_stderr(out, verbose=args.verbose)
-        if args.verbose and ctx.config is not None:
-            out.note(ctx.config.describe())
-        return _run(COMMANDS[args.command](ctx), out, verbose=args.verbose)
+        with _log_to_stderr(out, verbose=args.verbose):
+            if args.verbose and ctx.config is not None:
+                out.note(ctx.config.describe())
+            return _run(COMMANDS[args.command](ctx), out, verbose=args.verbose)
     except UsageError as exc:
         out.error(str(exc))
         return EXIT_USAGE
@@ -148,12 +148,19 @@ class _Redact(logging.Filter):
         return True
 
 
-def _log_to_stderr(out: Output, *, verbose: bool) -> None:
+@contextlib.contextmanager
+def _log_to_stderr(out: Output, *, verbose: bool) -> Iterator[None]:
     """The library's log on stderr: every call with ``--verbose``, else warnings only."""
     handler = logging.StreamHandler(out.stderr)
     form = "%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "warning: %(message)s"
     handler.setFormatter(logging.Formatter(form))
     handler.addFilter(_Redact(out, verbose=verbose))
     logger = logging.getLogger("postman_async")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
