@@ -6,7 +6,8 @@ server (:mod:`postman_async.testing`) to test against.
 """
 
 from ._bulk import SendResult
-from ._client import Campaign, PostmanClient
+from ._campaign import DEFAULT, BatchRows, Campaign
+from ._client import PostmanClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -27,8 +28,17 @@ from ._errors import (
     TrackingTimeoutError,
     ValidationError,
 )
-from ._limits import NoLimiter, Priority, RateLimiter, SlidingWindowLimiter
+from ._limits import (
+    Grant,
+    LimiterFactory,
+    LimiterSnapshot,
+    NoLimiter,
+    Priority,
+    RateLimiter,
+    SlidingWindowLimiter,
+)
 from ._models import Attempt, BatchReceipt, Language, Message, MessageStatus, Page, PageInfo
+from ._paging import Paginator, RepeatedPageError
 from ._retry import AmbiguousSendPolicy, RetryPolicy
 from ._tracking import TrackingPolicy
 from ._version import __version__
@@ -43,10 +53,15 @@ __all__ = [
     "BadRequestError",
     "BatchReceipt",
     "BatchRejectedError",
+    "BatchRows",
     "Campaign",
     "ClientClosedError",
+    "DEFAULT",
     "GoneError",
+    "Grant",
     "Language",
+    "LimiterFactory",
+    "LimiterSnapshot",
     "LimiterTimeoutError",
     "Message",
     "MessageStatus",
@@ -54,6 +69,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PageInfo",
+    "Paginator",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PostmanClient",
@@ -61,6 +77,7 @@ __all__ = [
     "Priority",
     "RateLimitError",
     "RateLimiter",
+    "RepeatedPageError",
     "ResponseDecodeError",
     "RetryPolicy",
     "SendResult",

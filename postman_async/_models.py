@@ -35,7 +35,7 @@ SGT = dt.timezone(dt.timedelta(hours=8), "SGT")
 _E = TypeVar("_E", bound=enum.Enum)
 
 
-class _OpenStrEnum(str, enum.Enum):
+class _OpenStrEnum(str, enum.Enum):  # noqa: UP042  # str() keeps the enum's form
     """A string enum that keeps values it does not know instead of failing."""
 
     @classmethod

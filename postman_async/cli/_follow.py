@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._client import Campaign
+from .._campaign import Campaign
 from .._models import BatchReceipt, Message, MessageStatus
 from ._output import json_line, message_record, short_line
 from ._progress import Tally

@@ -24,7 +24,7 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     Raises:
         UsageError: ``text`` is neither.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     match = _AGE.fullmatch(text.strip().lower())
     if match:
         try:

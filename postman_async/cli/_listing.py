@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from .._client import Campaign
+from .._campaign import Campaign
 from .._models import Message
 
 #: The most messages one list page may hold.
@@ -23,9 +23,9 @@ async def iter_messages(
     Close it (``contextlib.aclosing``) when stopping early.
     """
     if batch_id is None:
-        source = campaign.list_messages(search=search, page_size=page_size)
+        source = campaign.list_messages(search=search, limit=page_size)
     else:
-        source = campaign.list_batch_messages(batch_id, search=search, page_size=page_size)
+        source = campaign.list_batch_messages(batch_id, search=search, limit=page_size)
     iterator = aiter(source)
     try:
         async for message in iterator:

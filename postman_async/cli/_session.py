@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from .._client import Campaign, PostmanClient
+from .._campaign import Campaign
+from .._client import PostmanClient
 from .._tracking import TrackingPolicy
+from .._transport import AiohttpTransport
+from ._calllog import LoggedTransport
 from ._config import Config
 from ._meter import RateMeter
 from ._output import Output
@@ -54,10 +57,12 @@ class Context:
             raise RuntimeError("this command has no configuration")
         timeout: float = self.args.timeout
         tps: int = self.args.tps
+        verbose = bool(getattr(self.args, "verbose", False))
         async with PostmanClient(
             base_url=self.config.base_url,
             timeout=timeout,
             limiter_factory=self.meter.factory,
             tracking=TRACKING,
+            transport=LoggedTransport(AiohttpTransport()) if verbose else None,
         ) as client:
             yield client.campaign(self.config.campaign_id, api_key=self.config.api_key, tps=tps)

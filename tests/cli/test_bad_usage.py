@@ -107,7 +107,8 @@ def test_mock_help_names_itself_and_shows_defaults(capsys: pytest.CaptureFixture
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith("usage: postman-async mock")
     assert "port to listen on; 0 picks a free one (default: 8080)" in text
-    assert "(default: 10)" in text
+    assert "lifecycle speed-up (0 freezes it) (default: 1.0)" in text
+    assert "share of JSON 5xx answers (default: 0.0)" in text
 
 
 def test_a_key_typed_in_the_wrong_place_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:

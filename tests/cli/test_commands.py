@@ -31,7 +31,8 @@ async def send_json(server: MockServer, number: str, *extra: str) -> dict[str, o
     return json_lines(result.out)[0]
 
 
-async def test_send_prints_the_message_masked(mock: MockServer) -> None:
+async def test_send_prints_the_message_masked(frozen: MockServer) -> None:
+    mock = frozen
     result = await run("send", "+65 9123 4567", "-v", "otp=123456", env=mock_env(mock))
     assert result.code == 0, result.err
     (line,) = result.out.splitlines()
@@ -44,8 +45,8 @@ async def test_send_prints_the_message_masked(mock: MockServer) -> None:
     assert sent.recipient == GOOD
 
 
-async def test_send_json_has_the_documented_fields(mock: MockServer) -> None:
-    record = await send_json(mock, GOOD)
+async def test_send_json_has_the_documented_fields(frozen: MockServer) -> None:
+    record = await send_json(frozen, GOOD)
     assert list(record) == ["kind", *FIELDS]
     assert record["kind"] == "message"
     assert record["recipient"] == "65******67"
@@ -70,7 +71,7 @@ async def test_send_wait_exits_0_on_success(mock: MockServer) -> None:
     )
     assert result.code == 0, result.err
     records = json_lines(result.out)
-    assert records[0]["status"] == "created"
+    assert records[0]["kind"] == "message"
     assert records[-1] == {
         "kind": "summary",
         "total": 1,
@@ -250,7 +251,8 @@ async def test_batch_rejected_by_postman_exits_1(mock: MockServer, tmp_path: pat
     path = write_csv(tmp_path, f"recipient,language,otp\n{GOOD},english,1\n6591234568,english,2\n")
     result = await run("batch", str(path), env=mock_env(mock))
     line = assert_clean_failure(result, 1)
-    assert "HTTP 400" in line
+    assert "Postman refused the batch CSV: 1 of 2 rows have errors; see http" in line
+    assert line.endswith("fix the rows listed in the report and upload again")
 
 
 async def test_watch_messages_until_final(mock: MockServer) -> None:
@@ -278,7 +280,8 @@ async def test_wrong_key_exits_1_and_never_prints_the_key(mock: MockServer) -> N
 async def test_verbose_logs_calls_but_never_the_key(mock: MockServer) -> None:
     result = await run("send", GOOD, "-v", "otp=1", "--verbose", "--wait", env=mock_env(mock))
     assert result.code == 0, result.err
-    assert "POST /campaigns/" in result.err
+    assert "POST /api/v2/campaigns/" in result.err
+    assert "/messages -> 201 in" in result.err
     assert "key from $POSTMAN_API_KEY" in result.err
     assert mock.api_key not in result.out + result.err
 

@@ -10,7 +10,7 @@ from postman_async.cli._meter import RateMeter
 from postman_async.cli._output import FIELDS, Output, message_record, table
 from postman_async.cli._progress import Progress, Tally
 
-T0 = dt.datetime(2025, 1, 31, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2025, 1, 31, 9, 0, tzinfo=dt.UTC)
 
 
 def message(mid: str, status: str, code: str | None = None) -> Message:

@@ -18,7 +18,7 @@ from postman_async.cli._list import parse_since
 from postman_async.cli._meanings import DELIVERY_ERRORS, explain, meaning
 from postman_async.cli._messages import parse_values
 
-NOW = dt.datetime(2025, 1, 31, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 1, 31, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
