@@ -9,6 +9,8 @@ import json
 import pathlib
 import signal
 
+import pytest
+
 from postman_async.cli._output import FIELDS
 from postman_async.testing import MockServer
 
@@ -329,12 +331,13 @@ async def test_unreachable_api_exits_1() -> None:
     assert "check the network" in line
 
 
-async def test_mock_prints_the_export_lines_the_commands_use() -> None:
-    mock_process = await start("mock", "--port", "0", "--speed", "100")
+@pytest.mark.parametrize("tls", [[], ["--tls"]], ids=["http", "tls"])
+async def test_mock_prints_the_export_lines_the_commands_use(tls: list[str]) -> None:
+    mock_process = await start("mock", "--port", "0", "--speed", "100", *tls)
     try:
         assert mock_process.stdout is not None
         exports: dict[str, str] = {}
-        while len(exports) < 3:
+        while len(exports) < 3 + len(tls):
             line = (
                 await asyncio.wait_for(mock_process.stdout.readline(), timeout=GIVE_UP)
             ).decode()
@@ -342,7 +345,9 @@ async def test_mock_prints_the_export_lines_the_commands_use() -> None:
             if line.strip().startswith("export "):
                 name, _, value = line.strip().removeprefix("export ").partition("=")
                 exports[name] = value
-        assert set(exports) == {"POSTMAN_BASE_URL", "POSTMAN_CAMPAIGN_ID", "POSTMAN_API_KEY"}
+        names = {"POSTMAN_BASE_URL", "POSTMAN_CAMPAIGN_ID", "POSTMAN_API_KEY"}
+        assert set(exports) == names | ({"SSL_CERT_FILE"} if tls else set())
+        assert exports["POSTMAN_BASE_URL"].startswith("https://" if tls else "http://")
         sent = await run("send", GOOD, "-v", "otp=1", "--wait", env=exports)
         assert sent.code == 0, sent.err
         assert sent.out.splitlines()[-1] == "done: success 1 (1 of 1 final)"
