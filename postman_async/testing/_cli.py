@@ -32,10 +32,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     "api_key", "environment", "ca_file"}`` with ``--json``), then the ``export`` lines
     that point the ``postman-async`` commands at it.
     """
-    try:
-        args = _parser(prog).parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error argparse has printed
-        return exc.code if isinstance(exc.code, int) else 2
+    args = _parser(prog).parse_args(argv)
     try:
         faults = FaultConfig(
             server_error_rate=args.server_error_rate,
