@@ -11,6 +11,7 @@ from aiohttp import BodyPartReader, web
 from ._admin import add_admin_routes
 from ._batch_csv import FILE_TOO_LARGE, MAX_FILE_BYTES, CsvError, parse_batch_csv
 from ._campaign import MockCampaign
+from ._email_app import add_email_routes
 from ._errors import ApiError, invalid, route_not_found_body
 from ._gate import Gate, Handler, json_response
 from ._pagination import decode_cursor, paginate, parse_limit
@@ -48,6 +49,7 @@ def build_app(state: MockPostman) -> web.Application:
     for method, path, endpoint, handler in routes:
         app.router.add_route(method, campaign + path, gate.wrap(endpoint, handler))
     add_admin_routes(app, state)
+    add_email_routes(app, state)
     app.router.add_route("*", "/{tail:.*}", _route_not_found)
     return app
 

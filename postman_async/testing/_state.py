@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ._batch_csv import CsvRow
 from ._campaign import MockCampaign
 from ._clock import LifecycleClock
+from ._email_state import MockEmail
 from ._errors import ApiError
 from ._faults import FaultConfig, FaultInjector
 from ._lifecycle import TEST_NUMBERS, schedule_for
@@ -73,6 +74,8 @@ class MockPostman:
         self.stats = Stats()
         self._injector = FaultInjector(FaultConfig())
         self._sequence = 0
+        #: The v1 email API's accounts and emails (same lifecycle clock).
+        self.email = MockEmail(self.clock, lambda: self.monotonic())  # noqa: PLW0108 - late-bound
 
     @property
     def speed(self) -> float:
@@ -175,6 +178,7 @@ class MockPostman:
         self.messages.clear()
         self.batches.clear()
         self.stats.reset()
+        self.email.reset()
         for campaign in self.campaigns.values():
             campaign.clear()
 
