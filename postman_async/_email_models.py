@@ -250,6 +250,8 @@ class EmailPage(msgspec.Struct, frozen=True):
     messages: tuple[EmailMessage, ...]
     #: Whether more messages follow at a higher offset.
     has_more: bool
+    #: The offset this page starts at.
+    offset: int = 0
 
 
 # --------------------------------------------------------------------------- wire types
