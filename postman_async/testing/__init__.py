@@ -15,10 +15,20 @@ Example:
     ...         assert response.status == 201
     ...     server.state.advance(5)  # the message is now "success"
 
+The v1 email API is served beside it at ``server.email_base_url`` (key:
+``server.email_api_key``; state: ``server.state.email``).
+
 From a shell: ``python -m postman_async.testing --port 8080``.
 """
 
 from ._campaign import MockCampaign
+from ._email_state import (
+    EMAIL_TEST_ADDRESSES,
+    EmailOutcome,
+    MockEmail,
+    MockEmailAccount,
+    MockEmailMessage,
+)
 from ._faults import FaultConfig
 from ._lifecycle import TEST_NUMBERS, DeliveryError
 from ._records import MockAttempt, MockBatch, MockMessage
@@ -27,14 +37,19 @@ from ._state import MockPostman
 from ._stats import ENDPOINTS, Stats
 
 __all__ = [
+    "EMAIL_TEST_ADDRESSES",
     "ENDPOINTS",
     "TEST_NUMBERS",
     "CampaignOptions",
     "DeliveryError",
+    "EmailOutcome",
     "FaultConfig",
     "MockAttempt",
     "MockBatch",
     "MockCampaign",
+    "MockEmail",
+    "MockEmailAccount",
+    "MockEmailMessage",
     "MockMessage",
     "MockPostman",
     "MockServer",
