@@ -76,7 +76,17 @@ class EmailAccount:
     client's default deadline for that call.
     """
 
-    __slots__ = ("_base", "_key", "_limiter", "_reads", "_requests", "_timeout", "_tps", "account")
+    __slots__ = (
+        "_base",
+        "_key",
+        "_limiter",
+        "_reads",
+        "_requests",
+        "_timeout",
+        "_tps",
+        "_warned",
+        "account",
+    )
 
     def __init__(
         self,
@@ -99,6 +109,7 @@ class EmailAccount:
         self._timeout = timeout
         # The server does not limit reads: they never wait behind sends.
         self._reads = NoLimiter()
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"<EmailAccount {self.account}>"
@@ -243,7 +254,8 @@ class EmailAccount:
         rate = read_rate_headers(response.headers)
         if rate is None:
             return
-        if self._tps is not None and 0 < rate.limit < self._tps:
+        if self._tps is not None and 0 < rate.limit < self._tps and not self._warned:
+            self._warned = True
             logger.warning(
                 "email account %s: Postman allows %d sends per second but this client "
                 "sends up to %d; pass tps=%d to client.email()",
