@@ -29,8 +29,8 @@ from ._email_checks import (
     time_matches,
 )
 from ._email_state import DEFAULT_FROM, DEFAULT_FROM_ADDRESSES, MockEmailAccount, RateWindow
-from ._errors import BAD_GATEWAY_HTML
 from ._faults import NO_FAULT
+from ._refusals import BAD_GATEWAY_HTML
 
 if TYPE_CHECKING:
     from ._state import MockPostman

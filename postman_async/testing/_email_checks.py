@@ -290,7 +290,7 @@ def parse_time(text: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def time_matches(moment: dt.datetime, bounds: tuple[tuple[str, dt.datetime], ...]) -> bool:

@@ -413,7 +413,7 @@ class MockEmail:
 
     def isoformat(self, at: float) -> str:
         """Lifecycle time ``at`` as ISO 8601 in UTC with milliseconds, as the server sends."""
-        moment = dt.datetime.fromisoformat(self.clock.isoformat(at)).astimezone(dt.timezone.utc)
+        moment = dt.datetime.fromisoformat(self.clock.isoformat(at)).astimezone(dt.UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def datetime(self, at: float) -> dt.datetime:
