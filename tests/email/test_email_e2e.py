@@ -109,6 +109,21 @@ async def test_send_with_attachments_streams_files(
     ]
 
 
+async def test_largest_body_and_large_in_memory_attachment(
+    mail: EmailAccount, server: MockServer
+) -> None:
+    body = "é" * (512 * 1024)  # exactly 1 MiB of UTF-8: the JSON body is over 1 MiB
+    msg = await mail.send("tan@example.com", "s", body)
+    assert msg.params is not None
+    assert msg.params.body == body
+    data = b"%PDF-" + b"x" * (6 * 1024 * 1024)
+    msg = await mail.send(
+        "tan@example.com", "s", "b", sender=OWN_SENDER, attachments=[("a.pdf", data)]
+    )
+    assert msg.attachments is not None
+    assert msg.attachments[0].hash == hashlib.md5(data).hexdigest()
+
+
 async def test_multipart_keeps_every_field(mail: EmailAccount) -> None:
     msg = await mail.send(
         "tan@example.com",
