@@ -232,7 +232,7 @@ class EmailAccount:
             )
         else:
             call = self._call("POST", "/send", timeout, send=True, json=encode_send(request))
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
 
         async def find(seconds: float) -> EmailMessage | None:
             return await self._reconcile(request, started, seconds)
@@ -555,7 +555,7 @@ def _listing(
 
 def _iso(moment: dt.datetime) -> str:
     """An aware datetime as ISO 8601 in UTC with milliseconds."""
-    utc = moment.astimezone(dt.timezone.utc)
+    utc = moment.astimezone(dt.UTC)
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

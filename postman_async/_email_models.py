@@ -106,7 +106,7 @@ def mask_email(address: str) -> str:
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     """The v1 API sends UTC; a timestamp without an offset is read as UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 

@@ -375,7 +375,7 @@ def check_time(value: object, what: str) -> str | None:
             f"{what} must be a timezone-aware datetime, e.g. "
             "datetime.now(timezone.utc) - timedelta(days=1)"
         )
-    utc = value.astimezone(dt.timezone.utc)
+    utc = value.astimezone(dt.UTC)
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -9,8 +9,6 @@ import pathlib
 from collections.abc import Callable
 
 import pytest
-from postman_async._exchange import Request, Response, TransportError
-from postman_async._paging import RepeatedPageError
 
 from postman_async import (
     APIConnectionError,
@@ -22,6 +20,8 @@ from postman_async import (
     RetryPolicy,
     ServerError,
 )
+from postman_async._exchange import Request, Response, TransportError
+from postman_async._paging import RepeatedPageError
 
 from ..conftest import run_virtual
 

@@ -24,7 +24,7 @@ from postman_async._email_models import (
     mask_email,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 #: A message object as the v1 server sends it (field names and shapes from its source).
 MESSAGE = {

@@ -12,7 +12,7 @@ from postman_async._email_tracking import EmailFollower, forward, settled
 
 from ..conftest import run_virtual
 
-T0 = dt.datetime(2026, 1, 22, 3, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 22, 3, 0, tzinfo=dt.UTC)
 
 
 def _msg(
