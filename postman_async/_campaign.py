@@ -88,15 +88,24 @@ class CampaignSettings(msgspec.Struct, frozen=True, kw_only=True):
     tracking: TrackingPolicy
 
 
+class _Query(dict[str, str]):
+    """A listing's query parameters; the repr hides the values (a search is a number)."""
+
+    def __repr__(self) -> str:
+        return f"_Query({', '.join(self)})"
+
+
 class _Shared:
     """The state every handle of one campaign shares within a client."""
 
-    __slots__ = ("limiter", "tps", "tracker")
+    __slots__ = ("closed", "limiter", "tps", "tracker")
 
     def __init__(self, tps: int | None, limiter: RateLimiter) -> None:
         self.tps = tps
         self.limiter = limiter
         self.tracker: Tracker | None = None
+        #: Set by the client's close(), before it awaits anything: no tracker starts after.
+        self.closed = False
 
 
 class _Poller:
@@ -120,9 +129,10 @@ class _Poller:
         """One page of 1,000 of the campaign's (or a batch's) messages, at poll priority."""
         campaign = self._campaign
         path = "/messages" if batch_id is None else campaign._batch_path(batch_id, "/messages")
-        return await campaign._read_page(
-            path, MAX_PAGE_SIZE, after=after, priority=Priority.POLL
-        )
+        query = _Query(limit=str(MAX_PAGE_SIZE))
+        if after is not None:
+            query["after"] = after
+        return await campaign._read_page(path, query, priority=Priority.POLL)
 
     async def retry(self, message_id: str) -> Message:
         """Retry one failed message."""
@@ -238,6 +248,9 @@ class Campaign:
             language=normalize_language(language),
             values=check_values(values),
         )
+        # From here on the frame holds only ``body``, whose repr masks both: a
+        # traceback rendered with locals (Sentry, rich) shows no number, no OTP.
+        del recipient, values
         call = self._call(
             "POST",
             "/messages",
@@ -301,7 +314,10 @@ class Campaign:
         """
         since = started - dt.timedelta(seconds=CLOCK_SKEW_ALLOWANCE)
         page = await self._read_page(
-            "/messages", 20, search=body.recipient, timeout=timeout, priority=Priority.SEND
+            "/messages",
+            _Query(limit="20", search=body.recipient),
+            timeout=timeout,
+            priority=Priority.SEND,
         )
         for message in page.messages:
             if (
@@ -420,18 +436,18 @@ class Campaign:
                 raise ValidationError(f"{name} must be a page cursor string, got {cursor!r}")
         if timeout is not None:
             check_timeout(timeout)
+        # The closure below keeps only the masked query: a search may be a whole number.
+        base = _Query(limit=str(limit))
+        if search is not None:
+            base["search"] = search
 
         async def fetch(cursor: str | None) -> Page:
-            previous = before if cursor is after else None
-            return await self._read_page(
-                path,
-                limit,
-                search=search,
-                after=cursor,
-                before=previous,
-                timeout=timeout,
-                priority=Priority.READ,
-            )
+            query = _Query(base)
+            if cursor is not None:
+                query["after"] = cursor
+            if before is not None and cursor is after:
+                query["before"] = before
+            return await self._read_page(path, query, timeout=timeout, priority=Priority.READ)
 
         return Paginator(
             fetch=fetch,
@@ -445,29 +461,19 @@ class Campaign:
     async def _read_page(
         self,
         path: str,
-        limit: int,
+        query: _Query,
         *,
-        search: str | None = None,
-        after: str | None = None,
-        before: str | None = None,
         timeout: float | None = None,
         priority: Priority,
     ) -> Page:
-        params = {"limit": str(limit)}
-        if search is not None:
-            params["search"] = search
-        if after is not None:
-            params["after"] = after
-        if before is not None:
-            params["before"] = before
-        call = self._call("GET", path, priority, timeout, params=params)
+        call = self._call("GET", path, priority, timeout, params=query)
         response = await self._requests.request(call)
         return decode_page(response.body, response.status)
 
     # ------------------------------------------------------------------ tracking
 
     def _tracker(self) -> Tracker:
-        if self._requests.closed:
+        if self._requests.closed or self._shared.closed:
             raise ClientClosedError("the client is closed; create a new PostmanClient")
         shared = self._shared
         if shared.tracker is None:
@@ -663,6 +669,8 @@ class Campaign:
             kind=CallKind.CREATES_MESSAGES,
             upload=Upload("file", name, data),
         )
+        # The rows and the CSV hold numbers and values; the call's Upload masks them.
+        del rows, data
         response = await self._requests.request(call)
         receipt = _decode_receipt(response)
         if not receipt.is_valid:

@@ -150,7 +150,11 @@ class PostmanClient:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        # A copy, marked closed before the first await: a track() or wait_for() on any
+        # handle while this runs is refused instead of starting a tracker nobody closes.
         shared = list(self._campaigns.values())
+        for entry in shared:
+            entry.closed = True
         for entry in shared:
             if entry.tracker is not None:
                 await entry.tracker.close()

@@ -126,6 +126,13 @@ class SendRequest(msgspec.Struct, rename="camel", omit_defaults=True):
     language: str
     values: dict[str, str]
 
+    def __repr__(self) -> str:
+        # Held by the frames of a send: tracebacks rendered with locals show this.
+        return (
+            f"SendRequest(recipient={mask_phone(self.recipient)!r}, "
+            f"language={self.language!r}, values=<{len(self.values)} hidden>)"
+        )
+
 
 # --------------------------------------------------------------------------- public types
 
@@ -307,6 +314,9 @@ class _WireMessage(msgspec.Struct, rename="camel"):
     message_attempts: list[_WireAttempt] | None = None
     num_attempts: int | None = None
 
+    def __repr__(self) -> str:
+        return f"_WireMessage(id={self.id!r})"  # no recipient, no values
+
 
 class _WireReceipt(msgspec.Struct, rename="camel"):
     is_valid: bool | None = None
@@ -381,28 +391,41 @@ def encode_send(request: SendRequest) -> bytes:
     return _send_encoder.encode(request)
 
 
+#: How much of an undecodable body its error keeps (ResponseDecodeError keeps 2 KiB).
+_BODY_KEPT = 4096
 #: What decoding a bad body can raise; RecursionError comes from very deeply nested JSON.
 _DECODE_FAILURES = (msgspec.DecodeError, ValueError, RecursionError)
 
 
-def _decode_error(what: str, status: int, body: bytes, exc: Exception) -> ResponseDecodeError:
+def _unshown(body: bytes | memoryview) -> memoryview:
+    """``body`` as a view whose repr does not show it (no copy).
+
+    A 2xx body echoes the recipient and the values; a traceback rendered with
+    frame locals would print a decoder's ``bytes`` argument in full.
+    """
+    return memoryview(body)
+
+
+def _decode_error(what: str, status: int, body: memoryview, exc: Exception) -> ResponseDecodeError:
     return ResponseDecodeError(
         f"Postman answered HTTP {status} but the body is not a valid {what}: {exc}",
         status=status,
-        body=body,
+        body=bytes(body[:_BODY_KEPT]),
     )
 
 
-def decode_message(body: bytes, status: int = 200) -> Message:
+def decode_message(body: bytes | memoryview, status: int = 200) -> Message:
     """Decode a message object, raising :class:`ResponseDecodeError` on a bad body."""
+    body = _unshown(body)
     try:
         return _message(_message_decoder.decode(body))
     except _DECODE_FAILURES as exc:
         raise _decode_error("message object", status, body, exc) from exc
 
 
-def decode_page(body: bytes, status: int = 200) -> Page:
+def decode_page(body: bytes | memoryview, status: int = 200) -> Page:
     """Decode a ``{data, pageData}`` list page."""
+    body = _unshown(body)
     try:
         wire = _page_decoder.decode(body)
         return Page(tuple(_message(m) for m in wire.data), wire.page_data)
@@ -410,8 +433,9 @@ def decode_page(body: bytes, status: int = 200) -> Page:
         raise _decode_error("message list page", status, body, exc) from exc
 
 
-def decode_receipt(body: bytes, status: int = 201) -> BatchReceipt:
+def decode_receipt(body: bytes | memoryview, status: int = 201) -> BatchReceipt:
     """Decode a batch-upload receipt."""
+    body = _unshown(body)
     try:
         wire = _receipt_decoder.decode(body)
     except _DECODE_FAILURES as exc:
@@ -420,7 +444,7 @@ def decode_receipt(body: bytes, status: int = 201) -> BatchReceipt:
         raise ResponseDecodeError(
             f"Postman answered HTTP {status} to a batch upload with neither isValid nor batchId",
             status=status,
-            body=body,
+            body=bytes(body[:_BODY_KEPT]),
         )
     # Without ``isValid``, a batch ID means Postman accepted the file: reporting
     # it as refused would invite a resend that texts every recipient twice.
@@ -458,18 +482,30 @@ def _text(value: object) -> str | None:
 
 
 def decode_error_body(body: bytes) -> ErrorDetails:
-    """Read Postman's error body, tolerating every shape seen and non-JSON bodies.
+    """Read Postman's error body, tolerating every shape seen and any bytes at all.
 
     Shapes: ``{"error": {"code", "message", "type", "id"}}``,
     ``{"message", "statusCode"}`` and ``{"code", "message"}``.  A body that is
     not JSON (an HTML page from a gateway) yields its first line of text.
+    Bytes that are not UTF-8 are read as U+FFFD.  Never raises: an error body
+    only explains an error, it must not replace it with another.
     """
     try:
-        data = _json_decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+        try:
+            data = _json_decoder.decode(body)
+        except UnicodeDecodeError:  # JSON with a stray non-UTF-8 byte in a string
+            data = _json_decoder.decode(body.decode("utf-8", "replace").encode())
+    except (msgspec.DecodeError, ValueError, RecursionError):
         return ErrorDetails(message=_summarise(body))
     if not isinstance(data, dict):
         return ErrorDetails(message=_summarise(body))
+    try:
+        return _error_details(data)
+    except (ValueError, RecursionError):  # e.g. an int too long for str()
+        return ErrorDetails(message=_summarise(body))
+
+
+def _error_details(data: dict[str, object]) -> ErrorDetails:
     inner = data.get("error")
     if isinstance(inner, dict):
         return ErrorDetails(

@@ -54,6 +54,10 @@ class AmbiguousSendPolicy(enum.Enum):
     RESEND = "resend"
 
 
+#: The most attempts one call may make.
+MAX_ATTEMPTS = 1000
+
+
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """How a call retries.
 
@@ -73,11 +77,12 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
             raise TypeError(f"max_attempts must be a whole number, got {self.max_attempts!r}")
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        # Written so that NaN fails too: a NaN delay would reach asyncio.sleep.
-        if not (self.base_delay >= 0 and self.max_delay >= 0):
-            raise ValueError("base_delay and max_delay must be numbers >= 0")
+        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"max_attempts must be 1 to {MAX_ATTEMPTS}")
+        # Written so that NaN fails too: a NaN delay would reach the loop's timers (and an
+        # infinite base times a zero draw is NaN).  max_delay=inf means uncapped.
+        if not (0 <= self.base_delay < math.inf and self.max_delay >= 0):
+            raise ValueError("base_delay must be a finite number >= 0 and max_delay >= 0")
 
     def delay(self, retry: int, *, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
