@@ -408,10 +408,12 @@ def _translate(where: str, exc: BaseException, failure: Failure, *, maybe_sent: 
             APIConnectionError(f"{where}: invalid URL"), sent=False, retryable=False
         )
     if failure is Failure.BAD_RESPONSE:
-        message = getattr(exc, "message", None)
-        detail = message if isinstance(message, str) and message else type(exc).__name__
+        # The class only: aiohttp's parser messages quote the bytes it choked on, and a
+        # response echoes the recipient and the values.
         return TransportError(
-            APIConnectionError(f"{where}: unreadable response after sending: {detail[:200]}"),
+            APIConnectionError(
+                f"{where}: unreadable response after sending ({type(exc).__name__})"
+            ),
             sent=True,
         )
     return TransportError(
