@@ -67,12 +67,16 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
             ``[0, min(max_delay, base_delay * 2 ** (n - 1))]`` ("full jitter").
         max_delay: seconds; the cap on one backoff.
         ambiguous_sends: what a send does when its outcome is unknown.
+        max_retry_after: seconds; the longest one ``Retry-After`` header can make
+            a call (or, after a 429, the campaign's limiter) wait.  A server that
+            asks for more gets this much; a call never waits past its deadline.
     """
 
     max_attempts: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     ambiguous_sends: AmbiguousSendPolicy = AmbiguousSendPolicy.RAISE
+    max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
@@ -83,6 +87,8 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
         # infinite base times a zero draw is NaN).  max_delay=inf means uncapped.
         if not (0 <= self.base_delay < math.inf and self.max_delay >= 0):
             raise ValueError("base_delay must be a finite number >= 0 and max_delay >= 0")
+        if not 0 <= self.max_retry_after < math.inf:
+            raise ValueError("max_retry_after must be a finite number of seconds >= 0")
 
     def delay(self, retry: int, *, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""

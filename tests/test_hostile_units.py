@@ -364,6 +364,9 @@ def test_tracking_policy_refuses_values_that_are_not_finite_or_in_range(
         {"max_delay": math.nan},
         {"base_delay": math.nan},
         {"max_attempts": HUGE},
+        {"max_retry_after": math.inf},
+        {"max_retry_after": math.nan},
+        {"max_retry_after": -1.0},
     ],
 )
 def test_retry_policy_refuses_values_that_are_not_finite_or_in_range(
@@ -551,3 +554,24 @@ def test_close_racing_with_wait_for_on_many_campaigns_ends_every_waiter() -> Non
             handles[0].track(["message_x"])
 
     run_virtual(main)
+
+
+def test_the_retry_after_cap_is_the_retry_policys() -> None:
+    calls = itertools.count()
+
+    def handler(request: Request) -> Response:
+        if next(calls) == 0:
+            return Response(status=429, headers={"Retry-After": "999999"})
+        return ok(message_json("message_2"), 201)
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        transport = MockTransport(handler)
+        policy = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, max_retry_after=5)
+        async with PostmanClient(base_url=BASE, transport=transport, retry_policy=policy) as c:
+            start = loop.time()
+            await c.campaign("campaign_u", api_key=KEY).send(NUMBER, {"otp": OTP}, timeout=60)
+            return loop.time() - start
+
+    waited = run_virtual(main)
+    assert 5.0 - 1e-6 <= waited <= 5.5
