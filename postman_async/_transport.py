@@ -282,7 +282,11 @@ class AiohttpTransport:
     async def _exchange(
         self, request: Request, session: aiohttp.ClientSession, departure: _Departure
     ) -> Response:
-        data: bytes | aiohttp.FormData | None = request.json
+        # A view of the JSON, not the bytes: its repr does not show the recipient and the
+        # values to a traceback rendered with frame locals.
+        data: memoryview | aiohttp.FormData | None = (
+            None if request.json is None else memoryview(request.json)
+        )
         content_type: dict[str, str] = {}
         files: list[io.BufferedReader] = []
         if request.json is not None:
@@ -309,7 +313,7 @@ class AiohttpTransport:
         request: Request,
         session: aiohttp.ClientSession,
         departure: _Departure,
-        data: bytes | aiohttp.FormData | None,
+        data: memoryview | aiohttp.FormData | None,
         content_type: dict[str, str],
     ) -> Response:
         remaining = request.timeout

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import inspect
 import json
 import socket
 import tracemalloc
 from collections.abc import Awaitable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from postman_async import (
@@ -404,3 +406,32 @@ async def test_reconcile_lookup_failing_hides_the_number() -> None:
     assert isinstance(result, PostmanError)
     assert result.message_may_exist
     assert any(s.method == "GET" for s in seen)
+
+
+async def test_the_frames_of_a_send_under_way_hold_no_key_number_or_otp() -> None:
+    """aiohttp's own hook, run inside the request, walks our frames outward and reprs them."""
+    seen_frames: list[str] = []
+    names: list[str] = []
+
+    async def on_start(session: Any, context: Any, params: Any) -> None:
+        frame = inspect.currentframe()
+        while frame is not None:
+            if "postman_async" in frame.f_code.co_filename:
+                names.append(frame.f_code.co_name)
+                seen_frames.append(repr(frame.f_locals))
+            frame = frame.f_back
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with (
+        hostile_server(CREATED) as server,
+        aiohttp.ClientSession(trace_configs=[trace]) as session,
+        client_for(server.base_url, session=session) as client,
+    ):
+        otp = client.campaign(CAMPAIGN, api_key=KEY)
+        assert isinstance(await otp.send(NUMBER, {"otp": OTP}), Message)
+    assert {"send", "request", "handle", "_send"} <= set(names)  # the stack was walked
+    text = "".join(seen_frames)
+    assert not [secret for secret in SECRETS if secret in text], [
+        (n, t[:300]) for n, t in zip(names, seen_frames, strict=True) if NUMBER in t or OTP in t
+    ]
