@@ -41,8 +41,10 @@ class AmbiguousSendPolicy(enum.Enum):
     * ``RAISE`` (default): raise the error with ``message_may_exist=True`` and
       let the caller decide.  Never sends twice.
     * ``RECONCILE``: list the campaign's newest messages for that recipient; if
-      one created since the call began has the same values, return it,
-      otherwise send again.  Costs one list call; a message Postman creates
+      one created since the call began (less 5 s for a server clock running
+      behind ours) has the same values, return it, otherwise send again.  An
+      identical message sent within those 5 s before the call is taken for
+      this call's.  Costs one list call; a message Postman creates
       *after* the check can still be doubled, and each resend is logged at
       WARNING.
     * ``RESEND``: send again at once, as for any other retryable failure.  May
