@@ -543,9 +543,12 @@ def test_close_racing_with_wait_for_on_many_campaigns_ends_every_waiter() -> Non
             await handles[i].wait_for([f"message_late_{i}"])
 
         late_waiters = [asyncio.ensure_future(late(i)) for i in range(100)]
+        loop = asyncio.get_running_loop()
+        closing = loop.time()
         await client.close()
         results = await asyncio.gather(*waiters, *late_waiters, return_exceptions=True)
         assert all(isinstance(r, ClientClosedError) for r in results), results
+        assert loop.time() == closing  # at once: no waiter is left to a later poll's failure
         assert transport.closed
         for handle in handles:
             tracker = handle._shared.tracker
