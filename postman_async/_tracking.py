@@ -396,7 +396,7 @@ class Tracker:
                     break
         if batch_id is None:
             self._last_pages = pages
-            if remaining:  # not in the listing: ask for them one by one
+            if remaining and self._watched():  # not in the listing: ask one by one
                 found.extend(await self._get_each({k: wanted[k] for k in remaining}))
         return found
 
