@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["DEFAULT_TPS", "PostmanClient"]
 
 import enum
+import functools
 import logging
 from typing import TYPE_CHECKING, Final
 
@@ -36,8 +37,8 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _default_limiter(campaign_id: str, tps: int) -> RateLimiter:
-    return SlidingWindowLimiter(tps)
+def _default_limiter(campaign_id: str, tps: int, *, max_retry_after: float) -> RateLimiter:
+    return SlidingWindowLimiter(tps, max_retry_after=max_retry_after)
 
 
 class PostmanClient:
@@ -107,8 +108,13 @@ class PostmanClient:
             raise ValidationError("give either transport= or session=, not both")
         #: The retry policy in use.
         self.retry_policy = retry_policy or RetryPolicy()
-        self._requests = RequestLoop(transport=transport, retry=self.retry_policy)
-        self._limiter_factory = limiter_factory or _default_limiter
+        cap = self.retry_policy.max_retry_after
+        self._requests = RequestLoop(
+            transport=transport, retry=self.retry_policy, max_retry_after=cap
+        )
+        self._limiter_factory = limiter_factory or functools.partial(
+            _default_limiter, max_retry_after=cap
+        )
         self._campaigns: dict[str, Shared] = {}
         #: How the status tracker polls.
         self.tracking = tracking or TrackingPolicy()
@@ -155,7 +161,11 @@ class PostmanClient:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        # A copy, marked closed before the first await: a track() or wait_for() on any
+        # handle while this runs is refused instead of starting a tracker nobody closes.
         shared = list(self._campaigns.values())
+        for entry in shared:
+            entry.closed = True
         for entry in shared:
             if entry.tracker is not None:
                 await entry.tracker.close()
