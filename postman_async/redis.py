@@ -388,6 +388,7 @@ class RedisLimiter:
             -1 if reports.retry_after is None else round(reports.retry_after * 1e6),
             -1 if ask is None else ask[0],
             "" if ask is None else ask[1],
+            1 if factory.restart_wait else 0,
             len(reports.sent),
         ]
         sent = reports.sent
@@ -471,6 +472,11 @@ class RedisLimiterFactory:
             fail with :class:`LimiterUnavailableError`.
         report_delay: seconds a departure report may wait to ride on the
             process's next call to Redis before it is sent alone.
+        restart_wait: when Redis has been up for less than one window and
+            the campaign's keys are gone, the departures before a restart are
+            unknown: wait until they are out of every window before the first
+            grant.  Turn off only for a server that is never restarted while
+            clients send (a test server with a long ``period``, say).
     """
 
     def __init__(
@@ -487,6 +493,7 @@ class RedisLimiterFactory:
         lease: float = 10.0,
         timeout: float = 1.0,
         report_delay: float = 0.25,
+        restart_wait: bool = True,
     ) -> None:
         if isinstance(redis, str):
             if not redis.startswith(("redis://", "rediss://", "unix://")):
@@ -526,6 +533,8 @@ class RedisLimiterFactory:
         self.timeout = timeout
         #: Longest wait of a report for a call to ride on, seconds.
         self.report_delay = report_delay
+        #: Whether a restarted Redis waits one window before its first grant.
+        self.restart_wait = restart_wait
 
     def __repr__(self) -> str:
         return f"<RedisLimiterFactory prefix={self.prefix!r} open={self._open}>"
