@@ -109,6 +109,8 @@ class RedisGrant:
 class _Reservation:
     id: str
     priority: int
+    #: Loop time the slot comes.
+    at: float = 0.0
     timer: asyncio.TimerHandle | None = None
 
 
@@ -331,7 +333,13 @@ class RedisLimiter:
             now = loop.time()
             ask = self._next_ask(now)
             outbox = self._outbox
-            due = max(outbox.since + delay, self._quiet_until) if outbox else math.inf
+            due = math.inf
+            if outbox:
+                # Reports ride on the next ask when one comes within report_delay.
+                due = outbox.since + delay
+                if not self._reserved or min(r.at for r in self._reserved) > due:
+                    due = outbox.since
+                due = max(due, self._quiet_until)
             if ask is None and due > now:
                 self._wake.clear()
                 wake_at = min(due, self._retry_at if self._heap else math.inf)
@@ -365,9 +373,9 @@ class RedisLimiter:
         if reply.status == BUSY:
             self._retry_at = loop.time() + reply.wait
             return
-        reservation = _Reservation(grant_id, ask)
-        self._reserved.append(reservation)
         wait = max(reply.wait, self._not_before - loop.time())
+        reservation = _Reservation(grant_id, ask, loop.time() + wait)
+        self._reserved.append(reservation)
         if wait <= 0:
             self._fire(reservation)
         else:
@@ -418,6 +426,7 @@ class RedisLimiter:
         assert self._loop is not None
         late = self._not_before - self._loop.time()
         if late > 0:  # a 429 arrived meanwhile: hold the slot until Retry-After has passed
+            reservation.at = self._not_before
             self._reserved.append(reservation)
             reservation.timer = self._loop.call_later(late, self._fire, reservation)
             return
