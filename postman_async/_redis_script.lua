@@ -7,7 +7,7 @@
 -- ARGV: 1 window_us  2 tps  3 lease_us  4 reserve (share kept for sends)  5 slowdown (share)
 --       6 cooldown_us  7 ttl_ms (keys expire when idle)  8 retry_after_us (-1: no 429 to note)
 --       9 priority (-1: nothing to acquire)  10 id of the new grant
---       11 settle (1: after a restart, wait until the lost log is out of every window)
+--       11 settle (1: after a restart, wait until what it lost is out of every window)
 --       12 n, then n pairs (id, age_us): grants that left age_us ago
 --       then m, then m ids: grants given back unsent
 -- Returns {status, wait_us, now_us}: status 1 = slot reserved wait_us from now,
@@ -76,11 +76,12 @@ local cool = tonumber(redis.call('HGET', state, 'cool') or '0')
 local not_before = tonumber(redis.call('HGET', state, 'nb') or '0')
 if redis.call('EXISTS', state) == 0 then
   -- No state: first use, idle long enough for the keys to expire, or a server that
-  -- restarted and lost the log.  In the last case the departures before the restart
-  -- are unknown: nothing leaves until they are surely out of every window.
+  -- restarted and lost the log.  In the last case the departures before the restart,
+  -- and the slots reserved then (at most one window ahead), are unknown: nothing leaves
+  -- until they are surely out of every window, two windows after the start.
   local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-  if settle == 1 and uptime ~= nil and uptime * 1000000 < window then
-    not_before = now - uptime * 1000000 + window
+  if settle == 1 and uptime ~= nil and uptime * 1000000 < 2 * window then
+    not_before = now - uptime * 1000000 + 2 * window
   end
   redis.call('HSET', state, 'since', fmt(now), 'nb', fmt(not_before))
 end

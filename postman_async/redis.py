@@ -481,10 +481,10 @@ class RedisLimiterFactory:
             fail with :class:`LimiterUnavailableError`.
         report_delay: seconds a departure report may wait to ride on the
             process's next call to Redis before it is sent alone.
-        restart_wait: when Redis has been up for less than one window and
-            the campaign's keys are gone, the departures before a restart are
-            unknown: wait until they are out of every window before the first
-            grant.  Turn off only for a server that is never restarted while
+        restart_wait: when Redis has been up for less than two windows and
+            the campaign's keys are gone, the departures and reservations
+            before a restart are unknown: wait until they are out of every
+            window (two windows after the start) before the first grant.  Turn off only for a server that is never restarted while
             clients send (a test server with a long ``period``, say).
     """
 
@@ -542,7 +542,7 @@ class RedisLimiterFactory:
         self.timeout = timeout
         #: Longest wait of a report for a call to ride on, seconds.
         self.report_delay = report_delay
-        #: Whether a restarted Redis waits one window before its first grant.
+        #: Whether a restarted Redis waits two windows from its start before its first grant.
         self.restart_wait = restart_wait
 
     def __repr__(self) -> str:
