@@ -364,7 +364,8 @@ class RedisLimiter:
             # what left lately.  Reports alone wait a little before the next try.
             self._replay = True
             self._quiet_until = asyncio.get_running_loop().time() + _QUIET
-            self._fail_waiters(exc)
+            if ask is not None:  # a lost report alone leaves the waiters' reservations be
+                self._fail_waiters(exc)
             return
         self._replay = False
         if ask is None:
