@@ -9,7 +9,15 @@ first use and again after a ``NOSCRIPT`` answer (a restart, a failover or
 
 from __future__ import annotations
 
-__all__ = ["LimiterUnavailableError", "Reply", "Store", "campaign_keys"]
+__all__ = [
+    "LimiterUnavailableError",
+    "NoBackoff",
+    "Redis",
+    "Reply",
+    "Retry",
+    "Store",
+    "campaign_keys",
+]
 
 import asyncio
 import hashlib
@@ -18,8 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+try:
+    from redis import exceptions as redis_errors
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "postman_async.redis needs redis-py >= 5: pip install 'postman-async[redis]'"
+    ) from exc
 
 from ._errors import PostmanError
 

@@ -51,13 +51,20 @@ import math
 import secrets
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
 from ._errors import ClientClosedError
 from ._limits import Priority
-from ._redis_store import BUSY, LimiterUnavailableError, Reply, Store, campaign_keys
+
+# redis-py comes through _redis_store, which says what to install when it is missing.
+from ._redis_store import (
+    BUSY,
+    LimiterUnavailableError,
+    NoBackoff,
+    Redis,
+    Reply,
+    Retry,
+    Store,
+    campaign_keys,
+)
 
 #: Most slots a process holds reserved ahead at once (one more for an urgent waiter).
 _AHEAD = 1
@@ -485,8 +492,9 @@ class RedisLimiterFactory:
         restart_wait: when Redis has been up for less than two windows and
             the campaign's keys are gone, the departures and reservations
             before a restart are unknown: wait until they are out of every
-            window (two windows after the start) before the first grant.  Turn off only for a server that is never restarted while
-            clients send (a test server with a long ``period``, say).
+            window (two windows after the start) before the first grant.
+            Turn off only for a server that is never restarted while clients
+            send (a test server with a long ``period``, say).
     """
 
     def __init__(
