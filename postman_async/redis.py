@@ -362,6 +362,11 @@ class RedisLimiter:
         grant_id = next(self._ids) if ask is not None else ""
         try:
             reply = await self._call((ask, grant_id) if ask is not None else None, reports)
+        except asyncio.CancelledError:  # closing: aclose reports what is left
+            self._outbox.put_back(reports)
+            if ask is not None:
+                self._outbox.released.append(grant_id)
+            raise
         except LimiterUnavailableError as exc:
             self._outbox.put_back(reports)
             if ask is not None:
@@ -380,6 +385,10 @@ class RedisLimiter:
         loop = asyncio.get_running_loop()
         if reply.status == BUSY:
             self._retry_at = loop.time() + reply.wait
+            return
+        self._forget_done()
+        if not self._heap:  # the waiter left while Redis answered
+            self._report_released(grant_id)
             return
         wait = max(reply.wait, self._not_before - loop.time())
         reservation = _Reservation(grant_id, ask, loop.time() + wait)
