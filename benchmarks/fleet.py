@@ -28,7 +28,7 @@ from typing import Any
 from ._measure import percentile, sustained_rate
 from ._mock import Mock, running_mock
 from ._redis_server import running_redis
-from ._report import RESULTS_DIR, Outcome, Table, fmt_ms, fmt_pct
+from ._report import RESULTS_DIR, Outcome, Table, fmt_pct
 
 TPS = 10
 PROCESSES = (1, 2, 4, 8)
@@ -141,6 +141,10 @@ async def _measure(
     }
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}"
+
+
 def _spread(values: list[float], show: Any) -> str:
     """Median, with ``(min-max)`` when the runs differ."""
     middle = show(statistics.median(values))
@@ -159,8 +163,8 @@ def _table(runs: list[dict[str, Any]], sends: int, repeats: int) -> Table:
             "429s",
             "busiest 1-s window",
             "share of limit",
-            "p50 latency",
-            "p99 latency",
+            "p50 latency (ms)",
+            "p99 latency (ms)",
             "Redis trips / request",
         ],
     )
@@ -181,8 +185,8 @@ def _table(runs: list[dict[str, Any]], sends: int, repeats: int) -> Table:
                 col("rate_limited", str),
                 col("busiest_window", str),
                 col("share_of_limit", fmt_pct),
-                col("latency_p50_s", fmt_ms),
-                col("latency_p99_s", fmt_ms),
+                col("latency_p50_s", _ms),
+                col("latency_p99_s", _ms),
                 col("redis_round_trips_per_request", lambda x: f"{x:.2f}"),
             )
     table.notes += [
