@@ -292,3 +292,46 @@ async def test_a_server_up_for_less_than_a_window_waits_for_what_it_forgot(
     limiter = RedisLimiterFactory(own_server.url, period=MINUTE, restart_wait=False)("c2", 3)
     assert await limiter.acquire(Priority.SEND, timeout=MINUTE / 2) is not None
     await limiter.aclose()
+
+
+def connection(factory: RedisLimiterFactory) -> object:
+    """The factory's connection (its store), or None when it holds none."""
+    return factory._shared
+
+
+async def test_a_connection_made_by_the_factory_closes_with_its_last_limiter(
+    redis_server: RedisServer,
+) -> None:
+    factory = RedisLimiterFactory(redis_server.url, restart_wait=False)
+    one, two = factory("c1", 5), factory("c2", 5)
+    await granted_now(one, 1)
+    await granted_now(two, 1)
+    store = connection(factory)
+    assert store is not None
+    await one.aclose()
+    assert connection(factory) is store
+    await two.aclose()
+    assert connection(factory) is None
+    # A later client of the same factory opens a new connection.
+    three = factory("c1", 5)
+    await granted_now(three, 1)
+    await three.aclose()
+    assert factory.round_trips >= 3
+
+
+async def test_a_connection_given_to_the_factory_stays_open(
+    factory: RedisLimiterFactory, redis_client: redis.asyncio.Redis
+) -> None:
+    limiter = factory("c1", 5)
+    await granted_now(limiter, 1)
+    await limiter.aclose()
+    assert await redis_client.ping()
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="URL"):
+        RedisLimiterFactory("localhost:6379")
+    with pytest.raises(ValueError, match="prefix"):
+        RedisLimiterFactory("redis://localhost", prefix="a{b}")
+    with pytest.raises(ValueError, match="tps"):
+        RedisLimiterFactory("redis://localhost")("c1", 0)
