@@ -133,7 +133,7 @@ async def wave(
     async with (
         aiohttp.ClientSession(trace_configs=[ledger.trace()]) as session,
         PostmanClient(
-            base_url=info["base_url"], session=session, retry=retry, timeout=CLIENT_TIMEOUT
+            base_url=info["base_url"], session=session, retry_policy=retry, timeout=CLIENT_TIMEOUT
         ) as client,
     ):
         otp = client.campaign(info["campaign_id"], api_key=info["api_key"], tps=None)
@@ -152,7 +152,7 @@ async def created_messages(info: dict[str, str]) -> dict[str, list[str]]:
     created: dict[str, list[str]] = defaultdict(list)
     async with PostmanClient(base_url=info["base_url"], timeout=60) as client:
         otp = client.campaign(info["campaign_id"], api_key=info["api_key"], tps=None)
-        async for message in otp.list_messages(page_size=1000):
+        async for message in otp.list_messages(limit=1000):
             created[message.recipient or "?"].append(message.id)
     return created
 

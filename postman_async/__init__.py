@@ -5,8 +5,10 @@ retries, delivery tracking that costs almost no rate budget, and a mock
 server (:mod:`postman_async.testing`) to test against.
 """
 
+from ._batch import BatchRows
 from ._bulk import SendResult
-from ._client import Campaign, PostmanClient
+from ._campaign import Campaign
+from ._client import PostmanClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -27,13 +29,24 @@ from ._errors import (
     TrackingTimeoutError,
     ValidationError,
 )
-from ._limits import NoLimiter, Priority, RateLimiter, SlidingWindowLimiter
+from ._limits import (
+    Grant,
+    LimiterFactory,
+    LimiterSnapshot,
+    NoLimiter,
+    Priority,
+    RateLimiter,
+    SlidingWindowLimiter,
+)
 from ._models import Attempt, BatchReceipt, Language, Message, MessageStatus, Page, PageInfo
+from ._paging import Paginator, RepeatedPageError
 from ._retry import AmbiguousSendPolicy, RetryPolicy
+from ._shared import DEFAULT
 from ._tracking import TrackingPolicy
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -43,10 +56,14 @@ __all__ = [
     "BadRequestError",
     "BatchReceipt",
     "BatchRejectedError",
+    "BatchRows",
     "Campaign",
     "ClientClosedError",
     "GoneError",
+    "Grant",
     "Language",
+    "LimiterFactory",
+    "LimiterSnapshot",
     "LimiterTimeoutError",
     "Message",
     "MessageStatus",
@@ -54,6 +71,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PageInfo",
+    "Paginator",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PostmanClient",
@@ -61,6 +79,7 @@ __all__ = [
     "Priority",
     "RateLimitError",
     "RateLimiter",
+    "RepeatedPageError",
     "ResponseDecodeError",
     "RetryPolicy",
     "SendResult",

@@ -11,17 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
 from ._errors import PostmanError, ValidationError
 from ._models import Language, Message
 
-if TYPE_CHECKING:
-    from ._client import Campaign
-
 Row = Mapping[str, object]
+
+
+class Sender(Protocol):
+    """What bulk sending needs: one send (``Campaign.send``)."""
+
+    async def send(
+        self,
+        recipient: str,
+        values: Mapping[str, str],
+        *,
+        language: Language | str = ...,
+        timeout: float | None = ...,
+    ) -> Message:
+        """Send one message."""
+        ...
 
 
 class SendResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,18 +94,32 @@ class _Rows:
             return index, row
 
 
-async def send_many(
-    campaign: Campaign,
+def send_many(
+    campaign: Sender,
     rows: Iterable[Row] | AsyncIterable[Row],
     *,
     concurrency: int,
     language: Language | str,
     timeout: float | None,
 ) -> AsyncIterator[SendResult]:
-    """Send one SMS per row; yield a :class:`SendResult` per row as each completes."""
+    """Send one SMS per row; yield a :class:`SendResult` per row as each completes.
+
+    The arguments are checked at once (not when iteration starts).
+    """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-    source = _Rows(rows)
+    if not isinstance(rows, (Iterable, AsyncIterable)) or isinstance(rows, (str, bytes, Mapping)):
+        raise ValidationError("rows must be an iterable of mappings (one per message)")
+    return _send_all(campaign, _Rows(rows), concurrency, language, timeout)
+
+
+async def _send_all(
+    campaign: Sender,
+    source: _Rows,
+    concurrency: int,
+    language: Language | str,
+    timeout: float | None,
+) -> AsyncIterator[SendResult]:
     results: asyncio.Queue[SendResult | None] = asyncio.Queue(maxsize=concurrency)
 
     async def worker() -> None:
@@ -130,7 +156,7 @@ async def send_many(
 
 
 async def _send_row(
-    campaign: Campaign, index: int, row: object, language: Language | str, timeout: float | None
+    campaign: Sender, index: int, row: object, language: Language | str, timeout: float | None
 ) -> SendResult:
     if not isinstance(row, Mapping):
         error = ValidationError(f"row {index} is a {type(row).__name__}, not a mapping")

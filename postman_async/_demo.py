@@ -61,8 +61,7 @@ async def run_demo(*, sends: int = 200, tps: int = 10, speed: float = 4.0, seed:
 
             outcomes = await asyncio.gather(*(send_and_follow(n) for n in recipients))
             wall = time.perf_counter() - started
-            tracker = client._trackers.get(otp.id)
-            status_reads = tracker.calls if tracker else 0
+            status_reads = otp.status_reads
         stats = server.campaign.stats
         print(
             _summary(

@@ -1,37 +1,55 @@
-"""Per-campaign rate limiting with priority lanes.
+"""Per-campaign rate limiting with priority lanes, counted at departure.
 
 Postman allows each campaign ``tps`` requests per second across every endpoint
 and drops the excess with a 429.  The server's window model is undocumented,
-so the client keeps the strictest promise: **no window of one second ever sees
-more than ``tps`` requests leave the client**.  It does so with a sliding log
-of the last grants: a request may leave at time ``t`` only if fewer than
-``tps`` grants happened in ``(t - period - margin, t]``.  Bursts are allowed
-(an OTP leaves at once when budget is free), and a steady stream runs at
-``tps / (period + margin)``.
+so the client keeps the strictest promise: **no window of one second (plus a
+small margin) ever sees more than ``tps`` requests leave the client**.
 
-A leaky bucket such as ``aiolimiter.AsyncLimiter(10, 1)`` cannot keep that
-promise: it starts full, lets ``tps`` through at once and then drips at
-``tps`` per second, so the first second sees up to ``2 * tps - 1`` requests.
+The promise is about departures, not grants.  A request granted a slot may
+leave late: it waits for a pooled connection, a TLS handshake, or a loop busy
+with thousands of tasks.  So a :class:`Grant` that has not reported its
+departure counts as occupying *every* window until it does
+(:meth:`Grant.sent`), and from then on it counts at its real departure time.
+A request that stalls therefore never leaves into a full window: the budget it
+holds is the budget it spends.  (Proof sketch: take any window and the last
+grant among the requests that left in it; when that grant was made, each
+other one had either left inside the window or was still pending, and both
+were counted, so the grant was allowed only if fewer than ``tps`` were.)
 
-Waiting requests are served by priority (:class:`Priority`), then in arrival
-order, so a send never waits behind a status read.  Cancelling a waiter gives
-its place back, including a slot it was granted but had not used yet.
+Waiting requests are served by :class:`Priority`, then in arrival order.
+Reads and polls leave a share of every window (``send_reserve``) to sends and
+retries, so an OTP never waits for a window full of reads; a status poll that
+has waited longer than ``max_poll_wait`` is served next, with a send's share,
+so tracking keeps up while sends use most of the budget (the tracker polls one
+request at a time, so this lets at most one poll a round go ahead of sends).
 
-:class:`RateLimiter` is the small interface the client needs; a cross-process
-implementation (Redis, say) can replace :class:`SlidingWindowLimiter`.
+:class:`RateLimiter` and :class:`Grant` are the interface the client needs;
+:mod:`postman_async.redis` implements it for a whole fleet of processes.
 """
 
 from __future__ import annotations
 
-__all__ = ["NoLimiter", "Priority", "RateLimiter", "SlidingWindowLimiter"]
+__all__ = [
+    "Grant",
+    "LimiterFactory",
+    "LimiterSnapshot",
+    "NoLimiter",
+    "Priority",
+    "RateLimiter",
+    "SlidingWindowLimiter",
+]
 
 import asyncio
 import bisect
+import collections
 import enum
 import heapq
 import itertools
 import math
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+import msgspec
 
 from ._errors import ClientClosedError
 
@@ -45,108 +63,212 @@ class Priority(enum.IntEnum):
     RETRY = 1
     #: Reads and list calls made by the caller.
     READ = 2
-    #: Background status polling: only spare capacity.
+    #: Background status polling.
     POLL = 3
 
 
 @runtime_checkable
-class RateLimiter(Protocol):
-    """What the client needs from a rate limiter (one instance per campaign)."""
+class Grant(Protocol):
+    """One request's slot in a campaign's budget.
 
-    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> float | None:
-        """Wait until one request of ``priority`` may leave now, and count it.
+    Exactly one of :meth:`sent` and :meth:`release` takes effect; later calls
+    of either do nothing.
+    """
 
-        Returns the time the slot was granted (on the event loop's clock), or
-        ``None`` (without counting) if no slot came within ``timeout`` seconds.
-        Cancelling the wait must give the place (and any slot already granted)
-        back.  Raises :class:`~postman_async.ClientClosedError` once closed.
-        """
+    def sent(self) -> None:
+        """The request's bytes are leaving now (or may have left): count it from now."""
         ...
 
-    def sent(self, granted_at: float, sent_at: float) -> None:
-        """Note that the request granted at ``granted_at`` actually left at ``sent_at``.
+    def release(self) -> None:
+        """The request never left: give the slot back."""
+        ...
 
-        Opening a connection (a TLS handshake) can hold a request back after
-        its grant, while later requests reuse a warm connection; counting the
-        real departure keeps the server's one-second windows honest.  A
-        limiter that cannot use this may ignore it.
+
+class LimiterSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A cheap view of one campaign's limiter, for dashboards and admission control.
+
+    Attributes:
+        waiting: calls waiting for budget, by priority name (``"SEND"``...).
+        in_window: requests that left in the current window, plus granted
+            ones that have not left yet.
+        capacity: requests a window may hold now (lower while cooling down
+            after a 429).
+        send_wait: seconds a new send would wait if it asked now (``0`` when
+            a slot is free; an estimate when others are queued ahead of it).
+    """
+
+    waiting: dict[str, int]
+    in_window: int
+    capacity: int
+    send_wait: float
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """What the client needs from a rate limiter (one object per campaign per client)."""
+
+    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> Grant | None:
+        """Wait until one request of ``priority`` may leave, and reserve its slot.
+
+        Returns the :class:`Grant`, or ``None`` (nothing reserved) if no slot
+        came within ``timeout`` seconds.  Cancelling the wait gives the place
+        (and a slot already granted) back.  Raises
+        :class:`~postman_async.ClientClosedError` once closed.
         """
         ...
 
     def slow_down(self, retry_after: float | None) -> None:
-        """Note that Postman answered 429: someone else may share the budget."""
+        """Postman answered 429: shrink the budget for a while.
+
+        Nothing leaves before ``retry_after`` seconds have passed, when given.
+        """
         ...
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Fail every waiter and every later acquire with ClientClosedError."""
         ...
+
+
+#: ``(campaign_id, tps) -> RateLimiter``.  Each call returns a new limiter that
+#: the client owns and closes; to share a budget between clients or processes,
+#: share the state behind the objects (as :mod:`postman_async.redis` does).
+LimiterFactory = Callable[[str, int], RateLimiter]
 
 
 class _Expired(Exception):
     """Internal: a waiter's timeout passed before it got a slot."""
 
 
-def _expire(fut: asyncio.Future[float]) -> None:
+def _expire(fut: asyncio.Future[_Slot]) -> None:
     if not fut.done():
         fut.set_exception(_Expired())
 
 
+class _Done:
+    """The grant handed out by :class:`NoLimiter`: nothing to report."""
+
+    __slots__ = ()
+
+    def sent(self) -> None:
+        """Do nothing."""
+
+    def release(self) -> None:
+        """Do nothing."""
+
+
+_DONE = _Done()
+
+
 class NoLimiter:
-    """A limiter that never waits (``tps=None``)."""
+    """A limiter that never waits (``tps=None``, or calls the server does not limit)."""
 
     __slots__ = ("_closed",)
 
     def __init__(self) -> None:
         self._closed = False
 
-    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> float | None:
-        """Return the loop's time at once, unless closed."""
+    def __repr__(self) -> str:
+        return "<NoLimiter>"
+
+    async def acquire(self, priority: Priority, *, timeout: float | None = None) -> Grant | None:
+        """Grant at once, unless closed."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        return asyncio.get_running_loop().time()
-
-    def sent(self, granted_at: float, sent_at: float) -> None:
-        """Do nothing: nothing is counted."""
+        return _DONE
 
     def slow_down(self, retry_after: float | None) -> None:
         """Do nothing: there is no budget to shrink."""
 
-    def close(self) -> None:
+    def snapshot(self) -> LimiterSnapshot:
+        """Nothing waits, nothing is counted."""
+        return LimiterSnapshot(waiting={}, in_window=0, capacity=0, send_wait=0.0)
+
+    async def aclose(self) -> None:
         """Refuse later acquires."""
         self._closed = True
 
 
+class _Slot:
+    """A :class:`SlidingWindowLimiter` grant: pending until sent or released."""
+
+    __slots__ = ("_limiter", "pending")
+
+    def __init__(self, limiter: SlidingWindowLimiter) -> None:
+        self._limiter = limiter
+        self.pending = True
+
+    def __repr__(self) -> str:
+        return f"<Grant {'pending' if self.pending else 'done'}>"
+
+    def sent(self) -> None:
+        """Count the request from now on (it was counted as pending until now)."""
+        if self.pending:
+            self.pending = False
+            self._limiter._depart()
+
+    def release(self) -> None:
+        """Give the slot back: the request never left."""
+        if self.pending:
+            self.pending = False
+            self._limiter._give_back()
+
+
+class _Waiter:
+    """One caller waiting for a slot."""
+
+    __slots__ = ("arrived", "fut", "priority", "seq")
+
+    def __init__(self, priority: int, seq: int, arrived: float, fut: asyncio.Future[_Slot]) -> None:
+        self.priority = priority
+        self.seq = seq
+        self.arrived = arrived
+        self.fut = fut
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return (self.priority, self.seq) < (other.priority, other.seq)
+
+
 class SlidingWindowLimiter:
-    """At most ``rate`` grants in any window of ``period`` seconds, by priority.
+    """At most ``rate`` departures in any window of ``period + margin`` seconds, by priority.
 
     Args:
         rate: requests allowed per ``period`` (Postman's TPS for the campaign).
         period: the window length in seconds.
-        margin: seconds added to ``period`` so that scheduling jitter between
-            leaving the client and reaching Postman cannot squeeze two windows'
-            worth into one second on the server's clock.
+        margin: seconds added to ``period`` so that jitter between leaving the
+            client and reaching Postman cannot squeeze two windows' worth into
+            one second on the server's clock.
         slowdown: after a 429, the share of ``rate`` allowed during ``cooldown``.
         cooldown: seconds that the reduced rate lasts after the latest 429.
-        poll_reserve: share of each window that background status polls
-            (:attr:`Priority.POLL`) leave free for sends; at least one slot is
-            always open to polls.
+        send_reserve: share of each window that reads and polls leave free
+            for sends and retries (at least one slot stays open to them).
+        max_poll_wait: seconds after which a waiting status poll is served
+            next, before sends and with their share of the window, so tracking
+            keeps up while sends use most of the budget.
+        max_retry_after: the longest pause a 429's ``Retry-After`` can impose,
+            seconds.
     """
 
     __slots__ = (
         "_closed",
         "_cooldown_until",
-        "_heap",
+        "_dead",
+        "_lanes",
         "_log",
         "_loop",
         "_not_before",
+        "_pending",
+        "_polls",
         "_seq",
         "_timer",
+        "_urgent",
         "cooldown",
         "granted",
         "margin",
+        "max_poll_wait",
+        "max_retry_after",
         "period",
-        "poll_reserve",
         "rate",
+        "send_reserve",
         "slowdown",
     )
 
@@ -160,8 +282,12 @@ class SlidingWindowLimiter:
     slowdown: float
     #: How long the reduced rate lasts after the latest 429, seconds.
     cooldown: float
-    #: Share of each window that status polls leave free for sends.
-    poll_reserve: float
+    #: Share of each window that reads and polls leave free for sends.
+    send_reserve: float
+    #: Seconds after which a waiting status poll goes first.
+    max_poll_wait: float
+    #: Longest pause one 429 can impose, seconds.
+    max_retry_after: float
     #: Total slots handed out (and not given back).
     granted: int
 
@@ -173,25 +299,47 @@ class SlidingWindowLimiter:
         margin: float = 0.02,
         slowdown: float = 0.5,
         cooldown: float = 5.0,
-        poll_reserve: float = 0.2,
+        send_reserve: float = 0.2,
+        max_poll_wait: float = 1.0,
+        max_retry_after: float = 60.0,
     ) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
-            raise ValueError(f"rate must be a whole number of requests >= 1, got {rate!r}")
-        if period <= 0 or margin < 0 or not 0 < slowdown <= 1 or cooldown < 0:
-            raise ValueError("period must be > 0, margin >= 0, 0 < slowdown <= 1, cooldown >= 0")
-        if not 0 <= poll_reserve < 1:
-            raise ValueError("poll_reserve must be at least 0 and below 1")
+        if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 1_000_000:
+            raise ValueError(f"rate must be a whole number of requests, 1 to 1e6, got {rate!r}")
+        for name, value in (
+            ("period", period),
+            ("margin", margin),
+            ("cooldown", cooldown),
+            ("max_poll_wait", max_poll_wait),
+            ("max_retry_after", max_retry_after),
+        ):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if period <= 0:
+            raise ValueError("period must be > 0")
+        if not (isinstance(slowdown, (int, float)) and 0 < slowdown <= 1):
+            raise ValueError("slowdown must be above 0 and at most 1")
+        if not (isinstance(send_reserve, (int, float)) and 0 <= send_reserve < 1):
+            raise ValueError("send_reserve must be at least 0 and below 1")
         self.rate = rate
-        self.period = period
-        self.margin = margin
-        self.slowdown = slowdown
-        self.cooldown = cooldown
-        self.poll_reserve = poll_reserve
+        self.period = float(period)
+        self.margin = float(margin)
+        self.slowdown = float(slowdown)
+        self.cooldown = float(cooldown)
+        self.send_reserve = float(send_reserve)
+        self.max_poll_wait = float(max_poll_wait)
+        self.max_retry_after = float(max_retry_after)
         self.granted = 0
-        # Grant (or actual send) times within the last window, sorted.
+        # Departure times within the last window, sorted.
         self._log: list[float] = []
-        # Waiters: (priority, arrival order, future resolved with the grant time).
-        self._heap: list[tuple[int, int, asyncio.Future[float]]] = []
+        # Granted slots whose requests have not left yet: they occupy every window.
+        self._pending = 0
+        # Waiting sends and retries (a heap), waiting reads and polls (a heap), and the
+        # polls again in arrival order, to find the oldest for ageing.  Entries
+        # whose future is done (cancelled, expired) are skipped and counted in _dead.
+        self._urgent: list[_Waiter] = []
+        self._lanes: list[_Waiter] = []
+        self._polls: collections.deque[_Waiter] = collections.deque()
+        self._dead = 0
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -208,152 +356,235 @@ class SlidingWindowLimiter:
     @property
     def waiting(self) -> int:
         """How many callers are waiting for a slot now."""
-        return sum(1 for _, _, fut in self._heap if not fut.done())
+        return sum(1 for w in (*self._urgent, *self._lanes) if not w.fut.done())
+
+    @property
+    def window(self) -> float:
+        """The window the limit applies to, seconds (``period + margin``)."""
+        return self.period + self.margin
 
     # ------------------------------------------------------------------ public
 
     async def acquire(
         self, priority: Priority = Priority.READ, *, timeout: float | None = None
-    ) -> float | None:
-        """Wait for a slot for one request of ``priority``, then count it.
+    ) -> Grant | None:
+        """Wait for a slot for one request of ``priority``, and reserve it.
 
-        Returns the grant time, or ``None`` if no slot came within ``timeout`` seconds.
+        Returns the grant, or ``None`` if no slot came within ``timeout`` seconds.
         """
         if self._closed:
             raise ClientClosedError("the client is closed")
         loop = self._loop = asyncio.get_running_loop()
         now = loop.time()
-        if not self._heap and self._next_free(now, priority) <= now:
-            self._grant(now)
-            return now
+        if not self._urgent and not self._lanes and self._next_free(now, priority) <= now:
+            return self._grant()
         if timeout is not None and timeout <= 0:
             return None
-        fut: asyncio.Future[float] = loop.create_future()
-        heapq.heappush(self._heap, (int(priority), next(self._seq), fut))
+        fut: asyncio.Future[_Slot] = loop.create_future()
+        waiter = _Waiter(int(priority), next(self._seq), now, fut)
+        if priority >= Priority.READ:
+            heapq.heappush(self._lanes, waiter)
+            if priority is Priority.POLL:
+                self._polls.append(waiter)
+        else:
+            heapq.heappush(self._urgent, waiter)
         self._dispatch()
-        # A timer, not asyncio.wait_for: on Python < 3.12 wait_for can swallow a
-        # cancellation that races with the result.
+        # A timer, not asyncio.wait_for, so the wait costs no extra task.
         expiry = None if timeout is None else loop.call_later(timeout, _expire, fut)
         try:
-            granted_at = await fut
+            return await fut
         except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                # Granted, but the caller went away before using it: give it back.
-                self._give_back(fut.result())
-            self._forget_cancelled()
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                fut.result().release()  # granted, but the caller went away before using it
+            else:
+                self._bury()
             self._dispatch()
             raise
         except _Expired:
-            self._forget_cancelled()
+            self._bury()
             return None
         finally:
             if expiry is not None:
                 expiry.cancel()
-        return granted_at
-
-    def sent(self, granted_at: float, sent_at: float) -> None:
-        """Count the request granted at ``granted_at`` as leaving at ``sent_at`` instead."""
-        log = self._log
-        index = bisect.bisect_left(log, granted_at)
-        if sent_at <= granted_at or index == len(log) or log[index] != granted_at:
-            return
-        del log[index]
-        bisect.insort(log, sent_at)
 
     def slow_down(self, retry_after: float | None) -> None:
         """Shrink the budget for ``cooldown`` seconds after a 429.
 
-        When Postman says ``Retry-After``, nothing leaves before it has passed.
+        When Postman says ``Retry-After``, nothing leaves before it has passed
+        (capped at :attr:`max_retry_after`).
         """
         if self._loop is None:
             return
         now = self._loop.time()
         self._cooldown_until = now + self.cooldown
         if retry_after is not None and retry_after > 0:
-            self._not_before = max(self._not_before, now + retry_after)
+            pause = min(retry_after, self.max_retry_after)
+            self._not_before = max(self._not_before, now + pause)
         self._dispatch()
 
-    def close(self) -> None:
+    def snapshot(self) -> LimiterSnapshot:
+        """The limiter's state now: cheap, no I/O."""
+        waiting: dict[str, int] = {}
+        for w in (*self._urgent, *self._lanes):
+            if not w.fut.done():
+                name = Priority(w.priority).name
+                waiting[name] = waiting.get(name, 0) + 1
+        if self._loop is None:
+            return LimiterSnapshot(waiting=waiting, in_window=0, capacity=self.rate, send_wait=0.0)
+        now = self._loop.time()
+        return LimiterSnapshot(
+            waiting=waiting,
+            in_window=self._count(now),
+            capacity=self._capacity(now, Priority.SEND),
+            send_wait=self.expected_wait(Priority.SEND),
+        )
+
+    def expected_wait(self, priority: Priority) -> float:
+        """Seconds a request of ``priority`` asking now would wait, at the current pace.
+
+        Counts the waiters it would queue behind (same or more urgent) and
+        assumes each granted request leaves at once; ``math.inf`` while
+        granted requests that have not left yet hold the whole window.
+        """
+        if self._loop is None:
+            return 0.0
+        now = self._loop.time()
+        pool = self._urgent if priority < Priority.READ else (*self._urgent, *self._lanes)
+        ahead = sum(1 for w in pool if w.priority <= priority and not w.fut.done())
+        first = self._next_free(now, priority)
+        if math.isinf(first):
+            return math.inf
+        wait = max(0.0, first - now)
+        if ahead:
+            # The queue ahead drains by `capacity` a window.
+            wait += (ahead // self._capacity(now, priority)) * self.window
+        return wait
+
+    async def aclose(self) -> None:
         """Fail every waiter with :class:`ClientClosedError`; refuse later acquires."""
+        self.close()
+
+    def close(self) -> None:
+        """Synchronous form of :meth:`aclose`."""
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        heap, self._heap = self._heap, []
-        for _, _, fut in heap:
-            if not fut.done():
-                fut.set_exception(ClientClosedError("the client was closed while waiting"))
+        waiters = [*self._urgent, *self._lanes]
+        self._urgent, self._lanes = [], []
+        self._polls.clear()
+        for w in waiters:
+            if not w.fut.done():
+                w.fut.set_exception(ClientClosedError("the client was closed while waiting"))
 
     # ------------------------------------------------------------------ internals
 
-    def _capacity(self, now: float, priority: int = Priority.SEND) -> int:
+    def _capacity(self, now: float, priority: int) -> int:
         capacity = self.rate
         if now < self._cooldown_until:
             capacity = max(1, math.floor(self.rate * self.slowdown))
-        if priority >= Priority.POLL:
-            # Background polls leave part of every window free, so that a send arriving
-            # just after a poll need not wait for the window to move.
-            capacity -= min(capacity - 1, math.ceil(capacity * self.poll_reserve))
+        if priority >= Priority.READ:
+            # Reads and polls leave part of every window free, so that a send arriving
+            # just after them need not wait for the window to move.
+            capacity -= min(capacity - 1, math.ceil(capacity * self.send_reserve))
         return capacity
 
-    def _next_free(self, now: float, priority: int = Priority.SEND) -> float:
-        """The earliest time a request of ``priority`` may leave, given the grants so far."""
-        window = self.period + self.margin
+    def _prune(self, now: float) -> None:
         log = self._log
-        stale = bisect.bisect_right(log, now - window)
+        stale = bisect.bisect_right(log, now - self.window)
         if stale:
             del log[:stale]
+
+    def _count(self, now: float) -> int:
+        self._prune(now)
+        return len(self._log) + self._pending
+
+    def _next_free(self, now: float, priority: int) -> float:
+        """The earliest time a request of ``priority`` may leave; inf if only a departure helps."""
+        self._prune(now)
         capacity = self._capacity(now, priority)
         earliest = max(now, self._not_before)
-        if len(log) < capacity:
+        log = self._log
+        over = len(log) + self._pending - capacity  # how many must leave the window first
+        if over < 0:
             return earliest
-        # The slot frees when the capacity-th most recent grant leaves the window.
-        return max(earliest, log[len(log) - capacity] + window)
+        if over >= len(log):
+            return math.inf  # granted requests that have not left hold the window
+        return max(earliest, log[over] + self.window)
 
-    def _grant(self, now: float) -> None:
-        bisect.insort(self._log, now)  # usually an append; `sent` may have moved some later
+    def _grant(self) -> _Slot:
+        self._pending += 1
         self.granted += 1
+        return _Slot(self)
 
-    def _give_back(self, granted_at: float) -> None:
-        try:
-            self._log.remove(granted_at)
-        except ValueError:  # already out of the window: nothing to return
-            return
+    def _depart(self) -> None:
+        self._pending -= 1
+        if self._loop is not None and not self._closed:
+            bisect.insort(self._log, self._loop.time())  # usually an append
+            self._dispatch()
+
+    def _give_back(self) -> None:
+        self._pending -= 1
         self.granted -= 1
+        self._dispatch()
 
-    def _forget_cancelled(self) -> None:
-        live = [entry for entry in self._heap if not entry[2].done()]
-        if len(live) != len(self._heap):
-            heapq.heapify(live)
-            self._heap = live
+    def _bury(self) -> None:
+        """Note one more abandoned waiter; sweep them out once they outnumber the living."""
+        self._dead += 1
+        if self._dead * 2 > len(self._urgent) + len(self._lanes):
+            self._urgent = [w for w in self._urgent if not w.fut.done()]
+            self._lanes = [w for w in self._lanes if not w.fut.done()]
+            heapq.heapify(self._urgent)
+            heapq.heapify(self._lanes)
+            self._polls = collections.deque(w for w in self._polls if not w.fut.done())
+            self._dead = 0
+
+    def _pop_done(self, heap: list[_Waiter]) -> None:
+        while heap and heap[0].fut.done():
+            heapq.heappop(heap)
 
     def _dispatch(self) -> None:
         """Hand free slots to waiters in priority order; arm a timer for the rest."""
         if self._closed or self._loop is None:
             return
-        loop = self._loop
-        heap = self._heap
-        while heap:
-            fut = heap[0][2]
-            if fut.done():  # cancelled while waiting
-                heapq.heappop(heap)
-                continue
-            now = loop.time()
-            at = self._next_free(now, heap[0][0])
+        now = self._loop.time()
+        urgent, lanes, order = self._urgent, self._lanes, self._polls
+        wake = math.inf
+        while True:
+            self._pop_done(urgent)
+            self._pop_done(lanes)
+            while order and order[0].fut.done():
+                order.popleft()
+            if not urgent and not lanes:
+                break
+            oldest = order[0] if order else None
+            aged = oldest is not None and oldest.arrived + self.max_poll_wait <= now
+            if aged:
+                assert oldest is not None
+                waiter, as_priority = oldest, int(Priority.SEND)
+            elif urgent:
+                waiter, as_priority = urgent[0], urgent[0].priority
+            else:
+                waiter, as_priority = lanes[0], lanes[0].priority
+            at = self._next_free(now, as_priority)
             if at > now:
-                self._arm(at)
-                return
-            heapq.heappop(heap)
-            self._grant(now)
-            fut.set_result(now)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+                wake = at
+                if oldest is not None and not aged:
+                    wake = min(wake, oldest.arrived + self.max_poll_wait)
+                break
+            # Granted: the waiter's entry leaves its heap lazily (its future is now done).
+            waiter.fut.set_result(self._grant())
+        if math.isinf(wake):
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        self._arm(wake)
 
     def _arm(self, at: float) -> None:
         timer = self._timer
         if timer is not None:
-            if timer.when() <= at:
+            if timer.when() == at:
                 return
             timer.cancel()
         assert self._loop is not None

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
@@ -35,13 +35,11 @@ from ._errors import (
     PostmanError,
     RateLimitError,
     ServerError,
+    TrackingTimeoutError,
 )
-from ._limits import Priority
-from ._models import BatchReceipt, Message, MessageStatus
-from ._validate import path_segment
-
-if TYPE_CHECKING:
-    from ._client import Campaign
+from ._models import BatchReceipt, Message, MessageStatus, Page
+from ._paging import CursorWalk
+from ._validate import check_timeout, path_segment
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +48,27 @@ RETRYABLE_DELIVERY_ERRORS: frozenset[str] = frozenset({"recipient_unavailable"})
 #: Postman's cap on attempts per message.
 MAX_ATTEMPTS = 3
 _TRANSIENT = (APIConnectionError, LimiterTimeoutError, RateLimitError, ServerError)
+
+
+class StatusSource(Protocol):
+    """What the tracker reads through: one campaign's status reads, at poll priority."""
+
+    @property
+    def id(self) -> str:
+        """The campaign's ID."""
+        ...
+
+    async def fetch_message(self, message_id: str) -> Message:
+        """One message by ID."""
+        ...
+
+    async def fetch_page(self, batch_id: str | None, after: str | None) -> Page:
+        """One page of 1,000 of the campaign's messages (or a batch's), newest first."""
+        ...
+
+    async def retry(self, message_id: str) -> Message:
+        """Retry a failed message."""
+        ...
 
 
 class TrackingPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,7 +151,7 @@ class Tracker:
     """The shared polling loop of one campaign (see the module docstring).
 
     Args:
-        campaign: the handle used for polling.
+        source: the campaign's status reads.
         policy: polling intervals and finality rules.
         wall_clock: returns "now" as an aware datetime (tests pin it).
         rand: random source for jitter.
@@ -140,15 +159,15 @@ class Tracker:
 
     def __init__(
         self,
-        campaign: Campaign,
+        source: StatusSource,
         policy: TrackingPolicy,
         *,
         wall_clock: Callable[[], dt.datetime] | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.campaign = campaign
+        self.source = source
         self.policy = policy
-        self._wall = wall_clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._wall = wall_clock or (lambda: dt.datetime.now(dt.UTC))
         self._rand = rand
         self._watches: list[_Watch] = []
         self._task: asyncio.Task[None] | None = None
@@ -222,7 +241,7 @@ class Tracker:
     def _ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name=f"postman-tracker-{self.campaign.id}")
+            self._task = loop.create_task(self._run(), name=f"postman-tracker-{self.source.id}")
             return
         # A new watcher: poll within min_interval, but do not poll at once (its message
         # was most likely just sent), so a watcher per send does not poll per send.
@@ -296,7 +315,7 @@ class Tracker:
         for mid in ids:
             self.calls += 1
             try:
-                found.append(await self.campaign._get_message(mid, priority=Priority.POLL))
+                found.append(await self.source.fetch_message(mid))
             except NotFoundError as exc:
                 self._fail_id(mid, exc)
         return found
@@ -313,8 +332,9 @@ class Tracker:
         found: list[Message] = []
         after: str | None = None
         pages = 0
+        walk = CursorWalk(f"status poll of {'the campaign' if batch_id is None else 'a batch'}")
         while True:
-            page = await self.campaign._poll_page(batch_id, after)
+            page = await self.source.fetch_page(batch_id, after)
             pages += 1
             self.calls += 1
             for message in page.messages:
@@ -322,13 +342,19 @@ class Tracker:
                     found.append(message)
                     remaining.discard(message.id)
             info = page.page_info
-            if not info.has_next_page or not info.end_cursor or not page.messages:
+            messages = page.messages
+            fingerprint = (messages[0].id, messages[-1].id, len(messages)) if messages else None
+            after = walk.advance(
+                fingerprint,
+                info.end_cursor if info.has_next_page else None,
+                empty=not messages,
+            )
+            if after is None:
                 break
             if batch_id is None:
-                last = page.messages[-1].created_at
+                last = messages[-1].created_at
                 if not remaining or (oldest is not None and last is not None and last < oldest):
                     break
-            after = info.end_cursor
         if batch_id is None:
             self._last_pages = pages
             if remaining:  # not in the listing: ask for them one by one
@@ -367,7 +393,7 @@ class Tracker:
                 and (codes or self.policy.fetch_failure_reasons)
             ):  # listings may omit attempts: one GET learns why it failed
                 self.calls += 1
-                message = await self.campaign._get_message(message.id, priority=Priority.POLL)  # noqa: PLW2901
+                message = await self.source.fetch_message(message.id)  # noqa: PLW2901
             if codes:
                 message = await self._maybe_retry(message, codes)  # noqa: PLW2901
             final = is_final(message, self.policy, now)
@@ -406,4 +432,151 @@ class Tracker:
             return message
         self.retries += 1
         logger.info("message %s failed with %s; retrying it", message.id, message.error_code)
-        return await self.campaign.retry(message.id)
+        return await self.source.retry(message.id)
+
+
+async def wait_until_final(
+    stream: AsyncIterator[Message],
+    latest: dict[str, Message],
+    wanted: set[str] | None,
+    timeout: float | None,
+    policy: TrackingPolicy,
+) -> dict[str, Message]:
+    """Drain a tracking stream into ``latest`` until it ends or ``timeout`` passes.
+
+    Raises:
+        TrackingTimeoutError: time ran out; it carries what is known.
+    """
+
+    async def consume() -> None:
+        async for message in stream:
+            latest[message.id] = message
+
+    task = asyncio.ensure_future(consume())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if done:
+        task.result()  # re-raise what tracking raised
+        return latest
+    now = dt.datetime.now(dt.UTC)
+    ids = wanted if wanted is not None else set(latest)
+    pending = {i for i in ids if i not in latest or not is_final(latest[i], policy, now)}
+    raise TrackingTimeoutError(
+        f"{len(pending)} of {len(ids)} messages were not final after {timeout:g} s",
+        messages=dict(latest),
+        pending=pending,
+    )
+
+
+class Follower:
+    """Campaign's tracking methods: follow messages and batches to their final status.
+
+    Mixed into :class:`~postman_async.Campaign`, which provides :meth:`_tracker`
+    and :attr:`_tracking_policy`.
+    """
+
+    __slots__ = ()
+
+    def _tracker(self) -> Tracker:
+        raise NotImplementedError
+
+    @property
+    def _tracking_policy(self) -> TrackingPolicy:
+        raise NotImplementedError
+
+    def track(
+        self,
+        messages: Iterable[Message | str] = (),
+        *,
+        batches: Iterable[BatchReceipt | str] = (),
+        retry_failed: bool | Collection[str] = False,
+    ) -> AsyncIterator[Message]:
+        """Follow messages (and whole batches) until every one is final.
+
+        Yields a :class:`Message` each time one changes status; ends when all
+        are final (``success``, ``failure``, or ``sent_to_telco`` that the
+        client's :class:`TrackingPolicy` counts as final).  All trackers of a
+        campaign share one polling loop at the lowest priority, reading
+        statuses a page of 1,000 at a time: sends never wait behind it.
+
+        Args:
+            messages: messages (as returned by :meth:`send`) or their IDs.
+                Passing messages lets the tracker stop reading pages sooner.
+            batches: batch receipts (from :meth:`send_batch`) or batch IDs.
+            retry_failed: retry messages that fail with a retryable delivery
+                error (``True``: ``recipient_unavailable``; or give the error
+                codes), within Postman's 3 attempts.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            ValidationError: a bad message or batch ID.
+
+        Example::
+
+            async for m in otp.track(sent):
+                print(m.id, m.latest_status)
+        """
+        codes: Collection[str]
+        if retry_failed is True:
+            codes = RETRYABLE_DELIVERY_ERRORS
+        elif retry_failed is False:
+            codes = ()
+        else:
+            codes = retry_failed
+        return self._tracker().follow(messages, batches, codes)
+
+    async def wait_for(
+        self,
+        messages: Iterable[Message | str],
+        *,
+        timeout: float | None = None,
+        retry_failed: bool | Collection[str] = False,
+    ) -> dict[str, Message]:
+        """Wait until every message is final; return them by ID.
+
+        Args:
+            messages: messages or message IDs.
+            timeout: seconds to wait at most (``None``: no limit).
+            retry_failed: as for :meth:`track`.
+
+        Raises:
+            TrackingTimeoutError: time ran out; it carries ``messages`` (latest
+                known) and ``pending`` (IDs not final yet).
+
+        Example::
+
+            final = await otp.wait_for([msg], timeout=60)
+            print(final[msg.id].latest_status)
+        """
+        if timeout is not None:
+            check_timeout(timeout)
+        items = list(messages)
+        known = {m.id: m for m in items if isinstance(m, Message)}
+        wanted = {m.id if isinstance(m, Message) else m for m in items}
+        stream = self.track(items, retry_failed=retry_failed)
+        return await wait_until_final(stream, known, wanted, timeout, self._tracking_policy)
+
+    async def wait_for_batch(
+        self,
+        batch: BatchReceipt | str,
+        *,
+        timeout: float | None = None,
+        retry_failed: bool | Collection[str] = False,
+    ) -> dict[str, Message]:
+        """Wait until every message of a batch is final; return them by ID.
+
+        Pass the :class:`BatchReceipt` from :meth:`send_batch` when you can:
+        it knows how many rows the batch has.
+
+        Raises:
+            TrackingTimeoutError: time ran out, with what is known so far.
+        """
+        if timeout is not None:
+            check_timeout(timeout)
+        stream = self.track(batches=[batch], retry_failed=retry_failed)
+        return await wait_until_final(stream, {}, None, timeout, self._tracking_policy)

@@ -7,6 +7,8 @@ Messages never contain a full phone number or an API key.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -185,8 +187,86 @@ def check_tps(tps: object) -> int | None:
         return None
     if isinstance(tps, float) and tps.is_integer():
         tps = int(tps)
-    if isinstance(tps, bool) or not isinstance(tps, int) or tps < 1:
+    if isinstance(tps, bool) or not isinstance(tps, int) or not 1 <= tps <= 1_000_000:
         raise ValidationError(
-            f"tps must be a whole number of requests per second (>= 1) or None, got {tps!r}"
+            "tps must be a whole number of requests per second from 1 to 1,000,000, "
+            f"or None, got {tps!r}"
         )
     return tps
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def check_base_url(base_url: object) -> str:
+    """Check an API base URL; return it without a trailing slash.
+
+    Plain ``http`` is refused except to a loopback host (a mock server): the
+    key would travel in clear text.
+    """
+    if not isinstance(base_url, str):
+        raise ValidationError(f"base_url must be a string URL, got {type(base_url).__name__}")
+    text = base_url.rstrip("/")
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValidationError(f"base_url {base_url!r} is not a URL: {exc}") from None
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ValidationError(f"base_url must be an https:// URL, got {base_url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password or "?" in text:
+        raise ValidationError("base_url must not carry credentials, a query or a fragment")
+    if _CONTROL.search(text) or " " in text:
+        raise ValidationError("base_url must not contain spaces or control characters")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ValidationError(
+            f"refusing plain http to {host}: the API key would travel in clear text; "
+            "use https (plain http is allowed only to a loopback address, e.g. a mock server)"
+        )
+    return text
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_timeout(timeout: object, name: str = "timeout") -> float:
+    """Check a number of seconds: finite and above zero."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+        or timeout > 366 * 86400
+    ):
+        raise ValidationError(
+            f"{name} must be a finite number of seconds above 0 (at most a year), got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def check_page_args(search: object, limit: object, max_limit: int) -> None:
+    """Check a listing's ``search`` (digits) and ``limit`` (page size)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
+        raise ValidationError(f"limit must be 1 to {max_limit} messages a page, got {limit!r}")
+    if search is not None and (
+        not isinstance(search, str) or not search.isascii() or not search.isdigit()
+    ):
+        raise ValidationError("search matches recipient numbers: give digits only, e.g. '9123'")
+
+
+def check_filename(name: object) -> str:
+    """Check an upload's file name: printable, no quotes, slashes or line breaks."""
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise ValidationError("filename must be a non-empty string of at most 255 characters")
+    if any(ch in name for ch in '\r\n\0"\\/') or not name.isprintable():
+        raise ValidationError(
+            f"filename {name!r} has control characters, quotes or slashes; use a plain name"
+        )
+    return name

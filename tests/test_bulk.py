@@ -24,7 +24,7 @@ def created(url: Any, **kwargs: Any) -> CallbackResult:
 
 @pytest.fixture
 async def campaign() -> AsyncIterator[Any]:
-    async with PostmanClient(retry=RetryPolicy.no_backoff(1)) as client:
+    async with PostmanClient(retry_policy=RetryPolicy.no_backoff(1)) as client:
         yield client.campaign("c1", api_key=KEY, tps=None)
 
 

@@ -83,7 +83,7 @@ def mocked() -> Any:
 
 @pytest.fixture
 async def client() -> AsyncIterator[PostmanClient]:
-    async with PostmanClient(retry=RetryPolicy.no_backoff(max_attempts=3)) as c:
+    async with PostmanClient(retry_policy=RetryPolicy.no_backoff(max_attempts=3)) as c:
         yield c
 
 
@@ -131,7 +131,7 @@ async def test_get_retry_and_list_pages_follow_cursors(client: PostmanClient, mo
 
     assert (await otp.get_message("message_1")).latest_status is MessageStatus.FAILURE
     assert (await otp.retry("message_1")).latest_status is MessageStatus.CREATED
-    ids = [m.id async for m in otp.list_messages(search="9123", page_size=2)]
+    ids = [m.id async for m in otp.list_messages(search="9123", limit=2)]
     assert ids == ["m1", "m2", "m3"]
 
 
@@ -379,7 +379,7 @@ async def test_resend_policy_retries_ambiguous_sends_and_keeps_the_flag(mocked: 
     policy = RetryPolicy(max_attempts=3, base_delay=0, ambiguous_sends=AmbiguousSendPolicy.RESEND)
     mocked.post(MESSAGES, status=500, payload={})
     mocked.post(MESSAGES, status=201, payload=message())
-    async with PostmanClient(retry=policy) as client:
+    async with PostmanClient(retry_policy=policy) as client:
         otp = client.campaign("c1", api_key=KEY)
         assert (await otp.send("6591234567", {"otp": "1"})).id == "message_1"
     assert len(sent(mocked, "POST", MESSAGES)) == 2
@@ -394,7 +394,7 @@ async def test_reconcile_policy_finds_the_created_message_instead_of_resending(m
         re.compile(rf"^{re.escape(MESSAGES)}\?.*search=6591234567"),
         payload=page([message("message_9", createdAt="2099-01-01T00:00:00.000+08:00")]),
     )
-    async with PostmanClient(retry=policy) as client:
+    async with PostmanClient(retry_policy=policy) as client:
         otp = client.campaign("c1", api_key=KEY)
         msg = await otp.send("6591234567", {"otp": "123456"})
     assert msg.id == "message_9"
@@ -409,7 +409,7 @@ async def test_reconcile_policy_resends_when_nothing_matches(mocked: Any) -> Non
         payload=page([message("other", values={"otp": "999999"})]),
     )
     mocked.post(MESSAGES, status=201, payload=message("message_2"))
-    async with PostmanClient(retry=policy) as client:
+    async with PostmanClient(retry_policy=policy) as client:
         otp = client.campaign("c1", api_key=KEY)
         assert (await otp.send("6591234567", {"otp": "123456"})).id == "message_2"
     assert len(sent(mocked, "POST", MESSAGES)) == 2

@@ -7,12 +7,15 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from ._stats import ENDPOINTS
+
 _RATES = (
     "server_error_rate",
     "html_error_rate",
     "error_after_commit_rate",
     "drop_rate",
     "slow_body_rate",
+    "unreadable_body_rate",
 )
 _SECONDS = ("latency", "latency_jitter", "slow_body_seconds")
 
@@ -44,12 +47,17 @@ class FaultConfig:
     slow_body_rate: float = 0.0
     #: How long a slow body takes to arrive, in seconds.
     slow_body_seconds: float = 1.0
-    #: If set, 429 answers carry ``Retry-After`` with this many seconds.
-    retry_after: float | None = None
+    #: Share of 2xx answers whose body is cut short, so no JSON parser reads it (the request
+    #: was processed: a send created its message).
+    unreadable_body_rate: float = 0.0
+    #: If set, 429 answers carry ``Retry-After`` with this many whole seconds.
+    retry_after: int | None = None
     #: Status of injected JSON server errors (500 to 599).
     server_error_status: int = 500
     #: Seed of the random draws, for repeatable runs; ``None`` draws from the OS.
     seed: int | None = None
+    #: Endpoint names (see ``ENDPOINTS``) the random faults apply to; ``None`` for all.
+    endpoints: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in _RATES:
@@ -59,8 +67,18 @@ class FaultConfig:
         for name in _SECONDS:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.retry_after is not None and self.retry_after < 0:
-            raise ValueError(f"retry_after must not be negative, got {self.retry_after}")
+        if self.retry_after is not None:
+            if self.retry_after < 0 or not float(self.retry_after).is_integer():
+                raise ValueError(
+                    "retry_after must be a whole number of seconds (Retry-After takes "
+                    f"delay-seconds), got {self.retry_after}"
+                )
+            object.__setattr__(self, "retry_after", int(self.retry_after))
+        if self.endpoints is not None:
+            unknown = sorted(set(self.endpoints) - set(ENDPOINTS))
+            if unknown:
+                raise ValueError(f"unknown endpoints {unknown}; expected names from {ENDPOINTS}")
+            object.__setattr__(self, "endpoints", tuple(self.endpoints))
         if not 500 <= self.server_error_status <= 599:
             raise ValueError(f"server_error_status must be 5xx, got {self.server_error_status}")
 
@@ -92,6 +110,8 @@ class FaultPlan:
     after_commit: bool = False
     #: Trickle the body out slowly.
     slow: bool = False
+    #: Replace a 2xx answer's body with one no JSON parser reads.
+    unreadable: bool = False
 
 
 #: The plan of a request nothing happens to.
@@ -113,9 +133,9 @@ class FaultInjector:
 
     def plan(self, endpoint: str) -> FaultPlan:
         """Draw what happens to a request to ``endpoint``."""
-        if not self._active:
-            return NO_FAULT
         config = self.config
+        if not self._active or (config.endpoints is not None and endpoint not in config.endpoints):
+            return NO_FAULT
         rng = self._rng
         delay = config.latency
         if config.latency_jitter:
@@ -132,4 +152,9 @@ class FaultInjector:
             and rng.random() < config.error_after_commit_rate
         )
         slow = bool(config.slow_body_rate and rng.random() < config.slow_body_rate)
-        return FaultPlan(delay=delay, after_commit=after_commit, slow=slow)
+        unreadable = bool(
+            not after_commit
+            and config.unreadable_body_rate
+            and rng.random() < config.unreadable_body_rate
+        )
+        return FaultPlan(delay=delay, after_commit=after_commit, slow=slow, unreadable=unreadable)

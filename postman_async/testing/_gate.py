@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
 
-from ._campaign import MockCampaign
-from ._errors import (
+from ._faults import NO_FAULT, FaultPlan
+from ._mock_campaign import MockCampaign
+from ._refusals import (
     BAD_GATEWAY_HTML,
+    IP_NOT_WHITELISTED,
     TOO_MANY_REQUESTS_BODY,
     UNAUTHORIZED_BODY,
-    ApiError,
+    MockApiError,
+    envelope,
     server_error,
 )
-from ._faults import NO_FAULT, FaultPlan
+from ._script import UNREADABLE_BODY, ScriptedFault
+from ._state import MockPostman
 from ._stats import Stats
-
-if TYPE_CHECKING:
-    from ._state import MockPostman
 
 #: An endpoint handler, called once the gate has let the request through.
 Handler = Callable[[web.Request, MockCampaign], Awaitable[web.StreamResponse]]
@@ -66,18 +66,47 @@ class Gate:
         if campaign is None or not campaign.accepts(request.headers.get(hdrs.AUTHORIZATION)):
             _count(total, campaign, "unauthorized")
             return json_response(UNAUTHORIZED_BODY, 401)
+        if not campaign.allows_ip(request.remote):
+            return json_response(envelope(*IP_NOT_WHITELISTED), 400)
         now = state.monotonic()
         total.note_received(now)
         campaign.stats.note_received(now)
-        if not campaign.limiter.try_acquire(now):
+        if not campaign.rate_window.try_acquire(now):
             _count(total, campaign, "rate_limited")
             return self._too_many_requests()
         total.note_accepted(now)
         campaign.stats.note_accepted(now)
+        scripted = state.script.take(endpoint)
+        if scripted is not None:
+            return await self._serve_scripted(request, campaign, handler, scripted)
         plan = state.injector.plan(endpoint)
         if plan is NO_FAULT:
             return await _run(handler, request, campaign)
         return await self._serve_faulty(request, campaign, handler, plan)
+
+    async def _serve_scripted(
+        self, request: web.Request, campaign: MockCampaign, handler: Handler, fault: ScriptedFault
+    ) -> web.StreamResponse:
+        total = self._state.stats
+        if fault.kind == "drop":
+            _count(total, campaign, "dropped")
+            return _drop(request)
+        if fault.kind in ("after_create", "unreadable_body"):
+            response = await _run(handler, request, campaign)
+            if not 200 <= response.status <= 299:
+                return response  # refused before anything was created: nothing to fake
+        if fault.kind == "unreadable_body":
+            return web.Response(
+                body=UNREADABLE_BODY, status=response.status, headers={hdrs.CONTENT_TYPE: _JSON}
+            )
+        status, body, content_type = fault.answer_body()
+        if status >= 500:
+            _count(total, campaign, "server_errors")
+        elif status == 429:
+            _count(total, campaign, "rate_limited")
+        answer = web.Response(body=body, status=status, headers={hdrs.CONTENT_TYPE: content_type})
+        answer.headers.update(fault.headers)
+        return answer
 
     async def _serve_faulty(
         self, request: web.Request, campaign: MockCampaign, handler: Handler, plan: FaultPlan
@@ -88,10 +117,7 @@ class Gate:
             await asyncio.sleep(plan.delay)
         if plan.drop:
             _count(total, campaign, "dropped")
-            if request.transport is not None:
-                request.transport.close()
-            # Never sent: writing to the closed transport fails and aiohttp gives up quietly.
-            return web.Response(status=500)
+            return _drop(request)
         if plan.error is not None:
             _count(total, campaign, "server_errors")
             if plan.error == "html":
@@ -103,6 +129,10 @@ class Gate:
             _count(total, campaign, "server_errors")
             error = server_error(500)
             response = json_response(error.body(), error.status)
+        elif plan.unreadable and 200 <= response.status <= 299:
+            response = web.Response(
+                body=UNREADABLE_BODY, status=response.status, headers={hdrs.CONTENT_TYPE: _JSON}
+            )
         if plan.slow and isinstance(response, web.Response):
             return await _trickle(request, response, config.slow_body_seconds)
         return response
@@ -111,8 +141,15 @@ class Gate:
         response = json_response(TOO_MANY_REQUESTS_BODY, 429)
         retry_after = self._state.faults.retry_after
         if retry_after is not None:
-            response.headers[hdrs.RETRY_AFTER] = f"{retry_after:g}"
+            response.headers[hdrs.RETRY_AFTER] = str(retry_after)
         return response
+
+
+def _drop(request: web.Request) -> web.Response:
+    if request.transport is not None:
+        request.transport.close()
+    # Never sent: writing to the closed transport fails and aiohttp gives up quietly.
+    return web.Response(status=500)
 
 
 async def _run(
@@ -120,7 +157,7 @@ async def _run(
 ) -> web.StreamResponse:
     try:
         return await handler(request, campaign)
-    except ApiError as exc:
+    except MockApiError as exc:
         return json_response(exc.body(), exc.status)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-#: Page size when ``limit`` is not given.
+#: PageSlice size when ``limit`` is not given.
 DEFAULT_LIMIT = 100
 #: Largest page size allowed.
 MAX_LIMIT = 1000
@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class PageSlice(Generic[T]):
     """One page of records, newest first."""
 
     items: list[T]
@@ -61,13 +61,16 @@ def decode_cursor(cursor: str) -> Key:
     return decoded[0], decoded[1]
 
 
-def parse_limit(raw: str | None) -> int:
-    """Return the page size asked for (``DEFAULT_LIMIT`` when absent).
+def parse_limit(raw: str | None, *, required: bool = False) -> int:
+    """Return the page size asked for (``DEFAULT_LIMIT`` when absent and not ``required``).
 
     Raises:
-        ValueError: If ``raw`` is not a whole number from 1 to ``MAX_LIMIT``.
+        ValueError: If ``raw`` is not a whole number from 1 to ``MAX_LIMIT``, or is absent
+            while ``required``.
     """
     if raw is None:
+        if required:
+            raise ValueError(f"limit is required: an integer between 1 and {MAX_LIMIT}")
         return DEFAULT_LIMIT
     text = raw.strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
@@ -83,13 +86,13 @@ def paginate(
     after: Key | None = None,
     before: Key | None = None,
     match: Callable[[T], bool] | None = None,
-) -> Page[T]:
+) -> PageSlice[T]:
     """Return the page of ``items`` (ascending, with their ``keys``) that a request asks for.
 
     Args:
         keys: Sort keys of ``items``, ascending.
         items: The records, in the same order.
-        limit: Page size.
+        limit: PageSlice size.
         after: Return records older than this key.
         before: Return records newer than this key (ignored when ``after`` is given).
         match: Keep only records for which this returns true (the recipient search).
@@ -98,10 +101,10 @@ def paginate(
         start = bisect_right(keys, before)
         found, more = _scan(items, range(start, len(items)), limit, match)
         found.reverse()
-        return Page(found, _any(items, range(start - 1, -1, -1), match), more)
+        return PageSlice(found, _any(items, range(start - 1, -1, -1), match), more)
     end = len(items) if after is None else bisect_left(keys, after)
     found, more = _scan(items, range(end - 1, -1, -1), limit, match)
-    return Page(found, more, _any(items, range(end, len(items)), match))
+    return PageSlice(found, more, _any(items, range(end, len(items)), match))
 
 
 def _scan(

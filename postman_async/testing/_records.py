@@ -7,7 +7,7 @@ whenever they are read.
 from __future__ import annotations
 
 from ._clock import LifecycleClock
-from ._lifecycle import NORMAL_STAGES, SENT_AGE, DeliveryError, Schedule
+from ._lifecycle import DeliveryError, Schedule
 
 #: Maximum attempts per message (the first send included).
 MAX_ATTEMPTS = 3
@@ -37,8 +37,17 @@ class MockAttempt:
 
     def sent_at(self, now: float) -> float | None:
         """Return when the provider accepted the message, if it has by ``now``."""
-        sent = self.started_at + SENT_AGE
-        return sent if now >= sent else None
+        age = self.schedule.sent_age
+        if age is None or now < self.started_at + age:
+            return None
+        return self.started_at + age
+
+    def delivered_at(self, now: float) -> float | None:
+        """Return when the telco reported delivery, if the attempt succeeded by ``now``."""
+        age = self.schedule.outcome_age
+        if age is None or self.schedule.final_status != "success" or now < self.started_at + age:
+            return None
+        return self.started_at + age
 
     def failed_error(self, now: float) -> DeliveryError | None:
         """Return the attempt's error if it has failed by ``now``."""
@@ -61,6 +70,8 @@ class MockMessage:
         "key",
         "language",
         "recipient",
+        "searchable",
+        "shown_recipient",
         "template_body_id",
         "updated_at",
         "values",
@@ -80,6 +91,7 @@ class MockMessage:
         created_at: float,
         batch: MockBatch | None = None,
         batch_message_id: str = "",
+        shown_recipient: str | dict[str, str] | None = None,
     ) -> None:
         self._clock = clock
         #: Message ID.
@@ -88,6 +100,13 @@ class MockMessage:
         self.campaign_id = campaign_id
         #: The number it is sent to.
         self.recipient = recipient
+        #: ``recipient`` as answers show it: the number, or the object of an NRIC send.
+        self.shown_recipient: str | dict[str, str] = (
+            recipient if shown_recipient is None else shown_recipient
+        )
+        #: What the listings' ``search`` matches against (an NRIC send: the NRIC).
+        shown = self.shown_recipient
+        self.searchable = shown if isinstance(shown, str) else shown.get("value", "")
         #: Template language.
         self.language = language
         #: Template values as submitted.
@@ -138,15 +157,13 @@ class MockBatch:
         "campaign_id",
         "created_at",
         "created_iso",
+        "enqueued_at",
         "enqueuing_failed_at",
         "id",
         "keys",
         "messages",
         "original_file_name",
     )
-
-    #: Lifecycle seconds after creation when every message has left ``created``.
-    ENQUEUED_AGE = NORMAL_STAGES[1][0]
 
     def __init__(
         self,
@@ -168,6 +185,8 @@ class MockBatch:
         self.created_at = created_at
         #: ``createdAt`` as shown to callers.
         self.created_iso = clock.isoformat(created_at)
+        #: When every message of the first attempts has left ``created`` (``None``: never).
+        self.enqueued_at: float | None = created_at
         #: When a retry found unresolved messages (status ``messages_enqueuing_failed``).
         self.enqueuing_failed_at: float | None = None
         #: Messages in creation order, and their sort keys.
@@ -188,7 +207,7 @@ class MockBatch:
         """
         if self.enqueuing_failed_at is not None:
             return "messages_enqueuing_failed"
-        if now - self.created_at >= self.ENQUEUED_AGE:
+        if self.enqueued_at is not None and now >= self.enqueued_at:
             return "messages_enqueued"
         return "messages_enqueuing"
 
@@ -196,5 +215,15 @@ class MockBatch:
         """Return the lifecycle time of the last status change visible at ``now``."""
         if self.enqueuing_failed_at is not None:
             return self.enqueuing_failed_at
-        enqueued = self.created_at + self.ENQUEUED_AGE
-        return enqueued if now >= enqueued else self.created_at
+        enqueued = self.enqueued_at
+        return enqueued if enqueued is not None and now >= enqueued else self.created_at
+
+    def note_message(self, message: MockMessage) -> None:
+        """Add a newly created message, moving ``enqueued_at`` to when it leaves ``created``."""
+        self.messages.append(message)
+        self.keys.append(message.key)
+        age = message.latest_attempt.schedule.enqueued_age
+        if age is None or self.enqueued_at is None:
+            self.enqueued_at = None
+        else:
+            self.enqueued_at = max(self.enqueued_at, message.created_at + age)

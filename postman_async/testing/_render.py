@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ._campaign import MockCampaign, TemplateBody
+import msgspec
+
 from ._clock import LifecycleClock
-from ._lifecycle import OUTCOME_AGE
-from ._pagination import Page, encode_cursor
+from ._mock_campaign import MockCampaign, TemplateBody
+from ._pagination import PageSlice, encode_cursor
 from ._records import MockAttempt, MockBatch, MockMessage
 from ._wire import (
     AttemptErrorOut,
@@ -21,6 +22,7 @@ from ._wire import (
     ListedMessageOut,
     ListOut,
     MessageAttemptOut,
+    MessageBaseOut,
     MessageOut,
     PageDataOut,
     TemplateBodyOut,
@@ -44,15 +46,7 @@ class Renderer:
     def created(self, message: MockMessage) -> CreatedMessageOut:
         """Body of a send or retry answer."""
         return CreatedMessageOut(
-            created_at=message.created_iso,
-            updated_at=self._iso(message.updated_at_time(self.now)),
-            id=message.id,
-            recipient=message.recipient,
-            values=message.values,
-            full_message=message.full_message,
-            latest_status=message.status_at(self.now),
-            template_body_id=message.template_body_id,
-            campaign_id=message.campaign_id,
+            **self._head(message),
             language=message.language,
             creator_id=self._campaign.creator_id,
         )
@@ -61,15 +55,7 @@ class Renderer:
         """Body of the single-message GET (attempts newest first)."""
         campaign = self._campaign
         return MessageOut(
-            created_at=message.created_iso,
-            updated_at=self._iso(message.updated_at_time(self.now)),
-            id=message.id,
-            recipient=message.recipient,
-            values=message.values,
-            full_message=message.full_message,
-            latest_status=message.status_at(self.now),
-            template_body_id=message.template_body_id,
-            campaign_id=message.campaign_id,
+            **self._head(message),
             template_body=self._template(campaign.template_bodies[message.language]),
             batches=self._batches(message),
             language=message.language,
@@ -81,15 +67,7 @@ class Renderer:
     def listed(self, message: MockMessage) -> ListedMessageOut:
         """An item of the campaign listing."""
         return ListedMessageOut(
-            created_at=message.created_iso,
-            updated_at=self._iso(message.updated_at_time(self.now)),
-            id=message.id,
-            recipient=message.recipient,
-            values=message.values,
-            full_message=message.full_message,
-            latest_status=message.status_at(self.now),
-            template_body_id=message.template_body_id,
-            campaign_id=message.campaign_id,
+            **self._head(message),
             template_body=self._template(self._campaign.template_bodies[message.language]),
             batches=self._batches(message),
             language=message.language,
@@ -100,15 +78,7 @@ class Renderer:
         """An item of the batch listing (attempts newest first)."""
         campaign = self._campaign
         return BatchMessageOut(
-            created_at=message.created_iso,
-            updated_at=self._iso(message.updated_at_time(self.now)),
-            id=message.id,
-            recipient=message.recipient,
-            values=message.values,
-            full_message=message.full_message,
-            latest_status=message.status_at(self.now),
-            template_body_id=message.template_body_id,
-            campaign_id=message.campaign_id,
+            **self._head(message),
             template_body=self._template(campaign.template_bodies[message.language]),
             message_attempts=[
                 self._message_attempt(message, attempt) for attempt in reversed(message.attempts)
@@ -118,7 +88,7 @@ class Renderer:
             num_attempts=len(message.attempts),
         )
 
-    def page(self, page: Page[MockMessage], item: Callable[[MockMessage], T]) -> ListOut[T]:
+    def page(self, page: PageSlice[MockMessage], item: Callable[[MockMessage], T]) -> ListOut[T]:
         """Body of a listing, rendering each record with ``item``."""
         items = page.items
         return ListOut(
@@ -130,6 +100,21 @@ class Renderer:
                 end_cursor=encode_cursor(items[-1].key) if items else None,
             ),
         )
+
+    def _head(self, message: MockMessage) -> dict[str, Any]:
+        """The fields every message object starts with, as keyword arguments."""
+        head = MessageBaseOut(
+            created_at=message.created_iso,
+            updated_at=self._iso(message.updated_at_time(self.now)),
+            id=message.id,
+            recipient=message.shown_recipient,
+            values=message.values,
+            full_message=message.full_message,
+            latest_status=message.status_at(self.now),
+            template_body_id=message.template_body_id,
+            campaign_id=message.campaign_id,
+        )
+        return msgspec.structs.asdict(head)
 
     def _template(self, template: TemplateBody) -> TemplateBodyOut:
         return TemplateBodyOut(
@@ -174,7 +159,7 @@ class Renderer:
             status=status,
             created_at=self._iso(attempt.started_at),
             sent_at=self._optional_iso(attempt.sent_at(self.now)),
-            delivered_at=self._delivered_at(attempt, status),
+            delivered_at=self._optional_iso(attempt.delivered_at(self.now)),
             error=AttemptErrorOut(error.type, error.code) if error is not None else None,
         )
 
@@ -183,7 +168,7 @@ class Renderer:
         error = attempt.error if status == "failure" else None
         return MessageAttemptOut(
             sent_at=self._optional_iso(attempt.sent_at(self.now)),
-            delivered_at=self._delivered_at(attempt, status),
+            delivered_at=self._optional_iso(attempt.delivered_at(self.now)),
             created_at=self._iso(attempt.started_at),
             updated_at=self._iso(changed),
             id=attempt.id,
@@ -196,11 +181,6 @@ class Renderer:
             creator_id=self._campaign.creator_id,
             creator=CreatorOut(self._campaign.creator_email),
         )
-
-    def _delivered_at(self, attempt: MockAttempt, status: str) -> str | None:
-        if status != "success":
-            return None
-        return self._iso(attempt.started_at + OUTCOME_AGE)
 
     def _optional_iso(self, at: float | None) -> str | None:
         return None if at is None else self._iso(at)

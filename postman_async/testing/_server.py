@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from aiohttp import web
 
-from ._campaign import MockCampaign
-from ._limits import RateLimitModel
+from ._app import make_app
+from ._environments import Environment
+from ._mock_campaign import MockCampaign
+from ._rate_windows import RateLimitModel
 from ._state import MockPostman
 
 if TYPE_CHECKING:
@@ -22,13 +25,16 @@ class CampaignOptions(TypedDict, total=False):
 
     campaign_id: str | None
     api_keys: Sequence[str] | None
-    tps: int | None
+    environment: Environment | None
+    tps: int | Literal["auto"] | None
     rate_limit: RateLimitModel
     languages: Sequence[str]
     variables: Sequence[str]
-    max_batch_rows: int | None
+    max_batch_rows: int | Literal["auto"] | None
     hold_sent_to_telco: bool
     templates: Mapping[str, str] | None
+    allowed_ips: Sequence[str] | None
+    nric: Mapping[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,14 @@ class MockServer:
     host: str
     #: Port the server listens on (the one picked, when 0 was asked for).
     port: int
+    #: Whether it serves HTTPS.
+    tls: bool = False
 
     @property
     def url(self) -> str:
         """Root URL, e.g. ``http://127.0.0.1:8080`` (admin paths start at ``/_mock``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -72,6 +80,7 @@ async def serve_mock(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
     **campaign: Unpack[CampaignOptions],
 ) -> AsyncIterator[MockServer]:
     """Serve a mock Postman on ``host:port`` for the duration of the ``async with`` block.
@@ -80,6 +89,8 @@ async def serve_mock(
         state: The state to serve; a new ``MockPostman()`` when ``None``.
         host: Address to listen on.
         port: Port to listen on; 0 picks a free one (see ``MockServer.port``).
+        ssl_context: Serve HTTPS with this server context (see the command line's ``--tls``
+            for one made with a throwaway CA).
         **campaign: Options of ``MockPostman.add_campaign``. A campaign is added with them
             when any are given or ``state`` has no campaign; otherwise the server's
             ``campaign`` is the first one of ``state``.
@@ -96,12 +107,14 @@ async def serve_mock(
         ready = state.add_campaign(**campaign)
     else:
         ready = next(iter(state.campaigns.values()))
-    runner = web.AppRunner(state.make_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         bound_port = int(runner.addresses[0][1])
-        yield MockServer(state=state, campaign=ready, host=host, port=bound_port)
+        yield MockServer(
+            state=state, campaign=ready, host=host, port=bound_port, tls=ssl_context is not None
+        )
     finally:
         await runner.cleanup()

@@ -86,34 +86,30 @@ class MessageAttemptOut(msgspec.Struct, rename="camel"):
     creator: CreatorOut
 
 
-class CreatedMessageOut(msgspec.Struct, rename="camel"):
-    """Answer of single send and single retry."""
+class MessageBaseOut(msgspec.Struct, rename="camel"):
+    """The nine fields every message object starts with, in Postman's order."""
 
     created_at: str
     updated_at: str
     id: str
-    recipient: str
+    recipient: str | dict[str, str]
     values: dict[str, str]
     full_message: str
     latest_status: str
     template_body_id: str
     campaign_id: str
+
+
+class CreatedMessageOut(MessageBaseOut):
+    """Answer of single send and single retry."""
+
     language: str
     creator_id: str
 
 
-class MessageOut(msgspec.Struct, rename="camel"):
+class MessageOut(MessageBaseOut):
     """Answer of the single-message GET."""
 
-    created_at: str
-    updated_at: str
-    id: str
-    recipient: str
-    values: dict[str, str]
-    full_message: str
-    latest_status: str
-    template_body_id: str
-    campaign_id: str
     template_body: TemplateBodyOut
     batches: list[BatchOut]
     language: str
@@ -122,36 +118,18 @@ class MessageOut(msgspec.Struct, rename="camel"):
     attempts: list[AttemptOut]
 
 
-class ListedMessageOut(msgspec.Struct, rename="camel", omit_defaults=True):
+class ListedMessageOut(MessageBaseOut, omit_defaults=True):
     """An item of the campaign message listing; ``batchId`` only for batch messages."""
 
-    created_at: str
-    updated_at: str
-    id: str
-    recipient: str
-    values: dict[str, str]
-    full_message: str
-    latest_status: str
-    template_body_id: str
-    campaign_id: str
     template_body: TemplateBodyOut
     batches: list[BatchOut]
     language: str
     batch_id: str | None = None
 
 
-class BatchMessageOut(msgspec.Struct, rename="camel"):
+class BatchMessageOut(MessageBaseOut):
     """An item of the batch message listing."""
 
-    created_at: str
-    updated_at: str
-    id: str
-    recipient: str
-    values: dict[str, str]
-    full_message: str
-    latest_status: str
-    template_body_id: str
-    campaign_id: str
     template_body: TemplateBodyOut
     message_attempts: list[MessageAttemptOut]
     language: str
@@ -180,3 +158,24 @@ class BatchCreatedOut(msgspec.Struct, rename="camel"):
 
     is_valid: bool
     batch_id: str
+
+
+_REPORT_NAMES = {
+    "is_valid": "isValid",
+    "report_url": "reportURL",
+    "num_rows": "numRows",
+    "num_errors": "numErrors",
+    "file_has_avoidable_expensive_character": "fileHasAvoidableExpensiveCharacter",
+    "file_has_unicode": "fileHasUnicode",
+}
+
+
+class BatchReportOut(msgspec.Struct, rename=_REPORT_NAMES):
+    """Answer of batch send for a file that failed validation (the SFTP report's shape)."""
+
+    is_valid: bool
+    report_url: str
+    num_rows: int
+    num_errors: int
+    file_has_avoidable_expensive_character: bool
+    file_has_unicode: bool

@@ -37,7 +37,7 @@ async def server() -> AsyncIterator[MockServer]:
 @pytest.fixture
 async def client(server: MockServer) -> AsyncIterator[PostmanClient]:
     async with PostmanClient(
-        base_url=server.base_url, retry=QUICK_RETRY, tracking=FAST_TRACKING, timeout=20
+        base_url=server.base_url, retry_policy=QUICK_RETRY, tracking=FAST_TRACKING, timeout=20
     ) as running:
         yield running
 
@@ -78,12 +78,12 @@ async def test_listing_pages_both_ways_and_searches(
     otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=50)
     sent = [await otp.send(f"659000{i:04d}", {"otp": str(i)}) for i in range(25)]
 
-    listed = [m.id async for m in otp.list_messages(page_size=7)]
+    listed = [m.id async for m in otp.list_messages(limit=7)]
     assert listed == [m.id for m in reversed(sent)]  # newest first, across 4 pages
 
-    first = await otp.list_messages_page(limit=10)
-    second = await otp.list_messages_page(limit=10, after=first.page_info.end_cursor)
-    back = await otp.list_messages_page(limit=10, before=second.page_info.start_cursor)
+    first = await otp.list_messages(limit=10)
+    second = await otp.list_messages(limit=10, after=first.page_info.end_cursor)
+    back = await otp.list_messages(limit=10, before=second.page_info.start_cursor)
     assert [m.id for m in back.messages] == [m.id for m in first.messages]
 
     found = [m.recipient async for m in otp.list_messages(search="0012")]
@@ -153,7 +153,7 @@ async def test_fan_out_never_exceeds_the_limit_in_any_second() -> None:
 async def test_mock_tighter_than_client_earns_429s_that_are_retried() -> None:
     state = MockPostman(speed=0)
     async with serve_mock(state, tps=5, rate_limit="fixed", variables=("otp",)) as server:
-        async with PostmanClient(base_url=server.base_url, retry=QUICK_RETRY) as client:
+        async with PostmanClient(base_url=server.base_url, retry_policy=QUICK_RETRY) as client:
             otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=20)
             results = await asyncio.gather(
                 *(otp.send(f"659400{i:04d}", {"otp": "1"}) for i in range(20)),
@@ -172,7 +172,7 @@ async def test_5xx_storm_reads_recover_sends_report_ambiguity() -> None:
     state = MockPostman(speed=0)
     async with (
         serve_mock(state, tps=None, variables=("otp",)) as server,
-        PostmanClient(base_url=server.base_url, retry=QUICK_RETRY) as client,
+        PostmanClient(base_url=server.base_url, retry_policy=QUICK_RETRY) as client,
     ):
         otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=None)
         msg = await otp.send("6591234567", {"otp": "1"})

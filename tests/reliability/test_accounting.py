@@ -64,7 +64,7 @@ async def fan_out(
     async with (
         aiohttp.ClientSession(trace_configs=[log.trace]) as session,
         PostmanClient(
-            base_url=server.base_url, session=session, retry=retry, timeout=120
+            base_url=server.base_url, session=session, retry_policy=retry, timeout=120
         ) as client,
     ):
         otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=None)

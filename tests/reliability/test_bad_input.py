@@ -115,14 +115,14 @@ def _cases() -> list[Any]:
     for i, bad in enumerate(BAD_IDS):
         add(f"get-id-{i}", lambda c, b=bad: c.get_message(b), "message_id")
         add(f"retry-id-{i}", lambda c, b=bad: c.retry(b), "message_id")
-        add(f"batch-id-{i}", lambda c, b=bad: c.list_batch_messages_page(b), "batch_id")
+        add(f"batch-id-{i}", lambda c, b=bad: c.list_batch_messages(b), "batch_id")
         add(f"retry-batch-id-{i}", lambda c, b=bad: c.retry_batch(b), "batch_id")
         add(f"wait-id-{i}", lambda c, b=bad: c.wait_for([b], timeout=1), "message_id")
     for i, bad in enumerate(BAD_PAGE_SIZES):
-        add(f"limit-{i}", lambda c, b=bad: c.list_messages_page(limit=b), "page size")
-        add(f"page-size-{i}", lambda c, b=bad: _drain(c.list_messages(page_size=b)), "page size")
+        add(f"limit-{i}", lambda c, b=bad: c.list_messages(limit=b), "page size")
+        add(f"page-size-{i}", lambda c, b=bad: _drain(c.list_messages(limit=b)), "page size")
     for i, bad in enumerate(BAD_SEARCHES):
-        add(f"search-{i}", lambda c, b=bad: c.list_messages_page(search=b), "digits")
+        add(f"search-{i}", lambda c, b=bad: c.list_messages(search=b), "digits")
     return cases
 
 
@@ -293,7 +293,7 @@ async def test_ids_reach_only_their_own_resource(
         await otp.retry(evil)
     assert retried.value.code == "message_not_found_or_retry_message_not_in_failure_status"
     with pytest.raises(NotFoundError) as batch:
-        await otp.list_batch_messages_page(evil)
+        await otp.list_batch_messages(evil)
     assert batch.value.code == "batch_not_found"
     with pytest.raises(APIError) as batch_retry:
         await otp.retry_batch(evil)

@@ -60,7 +60,7 @@ async def call_once(
     """Serve ``response`` to every request; run ``operation``; return its result or error."""
     async with (
         raw_server(answer(response)) as server,
-        PostmanClient(base_url=server.base_url, retry=retry, timeout=5) as client,
+        PostmanClient(base_url=server.base_url, retry_policy=retry, timeout=5) as client,
     ):
         return await settle(operation(client.campaign(CAMPAIGN, api_key=KEY)))
 
@@ -74,7 +74,7 @@ def get(c: Campaign) -> Awaitable[Message]:
 
 
 def page(c: Campaign) -> Awaitable[Page]:
-    return c.list_messages_page(limit=10)
+    return c.list_messages(limit=10)
 
 
 def batch(c: Campaign) -> Awaitable[BatchReceipt]:
@@ -377,7 +377,7 @@ async def _exercise(response: bytes) -> dict[str, object]:
     async with raw_server(respond) as server:
         retry = RetryPolicy(max_attempts=2, base_delay=0, max_delay=0)
         # A one-second deadline: a 429 whose Retry-After reaches it fails at once, not later.
-        async with PostmanClient(base_url=server.base_url, retry=retry, timeout=1) as client:
+        async with PostmanClient(base_url=server.base_url, retry_policy=retry, timeout=1) as client:
             otp = client.campaign(CAMPAIGN, api_key=KEY, tps=None)
             for name, operation in OPERATIONS.items():
                 results[name] = await settle(operation(otp))

@@ -120,7 +120,7 @@ async def test_every_call_ends_within_its_timeout(server_kind: str) -> None:
         clients = {
             policy: PostmanClient(
                 base_url=server.base_url,
-                retry=RetryPolicy(ambiguous_sends=policy),
+                retry_policy=RetryPolicy(ambiguous_sends=policy),
                 tracking=TrackingPolicy(min_interval=0.05, max_interval=0.1),
             )
             for policy in AmbiguousSendPolicy

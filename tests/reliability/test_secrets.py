@@ -36,14 +36,14 @@ from postman_async import (
     TrackingPolicy,
     ValidationError,
 )
-from postman_async.testing import FaultConfig, MockPostman, serve_mock
+from postman_async.testing import FaultConfig, MockPostman, make_app, serve_mock
 
 from .conftest import CAMPAIGN, KEY, Exchange, raw_server, settle
 
 SECRET_KEY = "key_test_SUPERSECRETdo_not_log_4f9a1c"
 #: Distinct numbers (one is a documented test number that fails delivery) and OTPs that
 #: cannot occur by chance inside an ID, a timestamp or a hex trace id.
-PHONES = [f"65{8000000 + i * 7919:08d}" for i in range(16)]
+PHONES = [f"65{80000000 + i * 7919:08d}" for i in range(16)]  # valid Singapore mobiles
 FAILING = "6511112222"  # the documented test number that fails with recipient_unavailable
 OTPS = {phone: f"Zq{i:04d}Wx" for i, phone in enumerate([*PHONES, FAILING])}
 
@@ -115,7 +115,7 @@ async def test_a_whole_debug_run_leaks_no_key_phone_or_otp(captured: Capture) ->
         )
         tracking = TrackingPolicy(min_interval=0.05, max_interval=0.1, jitter=0.0)
         async with PostmanClient(
-            base_url=server.base_url, retry=retry, tracking=tracking, timeout=30
+            base_url=server.base_url, retry_policy=retry, tracking=tracking, timeout=30
         ) as client:
             # The client believes 20 TPS; the mock allows 8: a stream of 429s.
             otp = client.campaign(server.campaign_id, api_key=SECRET_KEY, tps=20)
@@ -140,9 +140,9 @@ async def test_a_whole_debug_run_leaks_no_key_phone_or_otp(captured: Capture) ->
         # delivery retries (6511112222 fails with recipient_unavailable).
         state.faults = FaultConfig()
         state.speed = 200
-        server.campaign.limiter.reset()  # a new client starts with a fresh budget
+        server.campaign.rate_window.reset()  # a new client starts with a fresh budget
         async with PostmanClient(
-            base_url=server.base_url, retry=retry, tracking=tracking, timeout=30
+            base_url=server.base_url, retry_policy=retry, tracking=tracking, timeout=30
         ) as client:
             otp = client.campaign(server.campaign_id, api_key=SECRET_KEY, tps=8)
             receipt = await otp.send_batch([{"recipient": p, "otp": OTPS[p]} for p in PHONES[:5]])
@@ -182,10 +182,10 @@ async def test_unparseable_responses_do_not_leak_the_query_or_the_key(captured: 
         retry = RetryPolicy(
             max_attempts=2, base_delay=0, ambiguous_sends=AmbiguousSendPolicy.RECONCILE
         )
-        async with PostmanClient(base_url=server.base_url, retry=retry) as client:
+        async with PostmanClient(base_url=server.base_url, retry_policy=retry) as client:
             otp = client.campaign(CAMPAIGN, api_key=SECRET_KEY)
             for call in (
-                otp.list_messages_page(search=phone),
+                otp.list_messages(search=phone),
                 otp.send(phone, {"otp": code}),  # then reconciles with ?search=<phone>
                 otp.get_message("message_1"),
             ):
@@ -266,7 +266,7 @@ async def tls_mock(ca: trustme.CA) -> AsyncIterator[TlsMock]:
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
     state = MockPostman(speed=0)
     state.add_campaign(campaign_id=CAMPAIGN, api_keys=[KEY], tps=50, variables=("otp",))
-    runner = web.AppRunner(state.make_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
     await runner.setup()
     mock = TlsMock(state, 0)
     protocol_factory = runner.server
@@ -339,15 +339,11 @@ async def test_a_certificate_for_another_host_is_refused(ca: trustme.CA) -> None
     async def handshake_then_close(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        writer.close()
-
-    def count() -> None:
         nonlocal connections
         connections += 1
+        writer.close()
 
-    listener = await asyncio.start_server(
-        lambda r, w: (count(), handshake_then_close(r, w))[1], "127.0.0.1", 0, ssl=server_ctx
-    )
+    listener = await asyncio.start_server(handshake_then_close, "127.0.0.1", 0, ssl=server_ctx)
     port = listener.sockets[0].getsockname()[1]
     try:
         async with (

@@ -188,7 +188,7 @@ async def test_close_during_backoff_keeps_what_earlier_attempts_learned(
     """A send that already had an ambiguous attempt stays 'may exist' when closed later."""
     server.state.faults = FaultConfig(error_after_commit_rate=1.0, seed=1)
     retry = RetryPolicy(base_delay=5.0, max_delay=5.0, ambiguous_sends=AmbiguousSendPolicy.RESEND)
-    client = PostmanClient(base_url=server.base_url, retry=retry)
+    client = PostmanClient(base_url=server.base_url, retry_policy=retry)
     # The first backoff is drawn from [0, 5 s]; pin it near the top so close() must cut it.
     client._transport._rand = lambda: 0.9
     otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=None)

@@ -11,9 +11,8 @@ import pytest
 import pytest_asyncio
 
 from postman_async.testing import MockPostman, MockServer, serve_mock
-from postman_async.testing.pytest_plugin import postman_mock
 
-__all__ = ["MESSAGE_FIELDS", "Api", "postman_mock"]
+__all__ = ["MESSAGE_FIELDS", "Api"]
 
 #: The fields every message object starts with, in the order Postman sends them.
 MESSAGE_FIELDS = (
@@ -48,9 +47,10 @@ class Api:
         *,
         key: str | None = "default",
         campaign_id: str | None = None,
+        headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> tuple[int, Any]:
-        headers = {}
+        headers = dict(headers or {})
         if key is not None:
             headers["Authorization"] = f"Bearer {self.key if key == 'default' else key}"
         url = self.url(path, campaign_id)

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from postman_async.testing import ENDPOINTS, FaultConfig, MockPostman
-from postman_async.testing._limits import SlidingWindowLimiter
+from typing import Any
+
+import aiohttp
+
+from postman_async.testing import ENDPOINTS, FaultConfig, MockPostman, MockServer
+from postman_async.testing._rate_windows import SlidingWindow
+from postman_async.testing._refusals import INVENTED
+from tests.testing.conftest import Api
 
 
-async def admin(session, server, method, path, **kwargs):
+async def admin(
+    session: aiohttp.ClientSession, server: MockServer, method: Any, path: Any, **kwargs: Any
+) -> Any:
     async with session.request(method, f"{server.url}/_mock{path}", **kwargs) as response:
         return response.status, await response.json()
 
 
-async def test_counters_per_endpoint_and_campaign(api, state: MockPostman):
+async def test_counters_per_endpoint_and_campaign(api: Api, state: MockPostman) -> None:
     other = state.add_campaign(tps=None)
     _, created = await api.send()
     await api.get(created["id"])
-    await api.call("GET", "/messages")
+    await api.call("GET", "/messages", params={"limit": "10"})
     await api.send(key=other.api_key, campaign_id=other.id)
     await api.send(key="key_test_wrong")
     mine = state.campaigns[api.campaign_id].stats
@@ -39,7 +47,7 @@ async def test_counters_per_endpoint_and_campaign(api, state: MockPostman):
     assert len(state.messages) == 2
 
 
-async def test_admin_stats(api, session, server):
+async def test_admin_stats(api: Api, session: aiohttp.ClientSession, server: MockServer) -> None:
     await api.send()
     status, body = await admin(session, server, "GET", "/stats")
     assert status == 200
@@ -59,14 +67,16 @@ async def test_admin_stats(api, session, server):
     }
 
 
-async def test_admin_campaigns(session, server):
+async def test_admin_campaigns(session: aiohttp.ClientSession, server: MockServer) -> None:
     status, body = await admin(session, server, "GET", "/campaigns")
     assert status == 200
     assert body[0]["campaign_id"] == server.campaign_id
     assert body[0]["api_keys"] == [server.api_key]
 
 
-async def test_admin_faults(api, session, server, state: MockPostman):
+async def test_admin_faults(
+    api: Api, session: aiohttp.ClientSession, server: MockServer, state: MockPostman
+) -> None:
     status, body = await admin(
         session, server, "POST", "/faults", json={"server_error_rate": 1.0, "seed": 3}
     )
@@ -88,7 +98,9 @@ async def test_admin_faults(api, session, server, state: MockPostman):
     assert (await api.send())[0] == 201
 
 
-async def test_admin_advance_and_reset(api, session, server, state: MockPostman):
+async def test_admin_advance_and_reset(
+    api: Api, session: aiohttp.ClientSession, server: MockServer, state: MockPostman
+) -> None:
     _, created = await api.send()
     status, body = await admin(session, server, "POST", "/advance", params={"seconds": "10"})
     assert status == 200
@@ -111,8 +123,10 @@ async def test_admin_advance_and_reset(api, session, server, state: MockPostman)
     assert (await api.send())[0] == 201  # campaigns and keys survive
 
 
-async def test_admin_is_exempt_from_auth_and_limits(session, server, state: MockPostman):
-    server.campaign.limiter = SlidingWindowLimiter(1)
+async def test_admin_is_exempt_from_auth_and_limits(
+    session: aiohttp.ClientSession, server: MockServer, state: MockPostman
+) -> None:
+    server.campaign.rate_window = SlidingWindow(1)
     state.faults = FaultConfig(drop_rate=1.0)
     for _ in range(5):
         status, _ = await admin(session, server, "GET", "/stats")
@@ -120,11 +134,33 @@ async def test_admin_is_exempt_from_auth_and_limits(session, server, state: Mock
     assert state.stats.total_requests == 0
 
 
-async def test_unknown_route_is_404(api, session, server):
+async def test_unknown_route_is_404(
+    api: Api, session: aiohttp.ClientSession, server: MockServer
+) -> None:
     async with session.get(f"{server.url}/api/v2/nothing") as response:
         assert response.status == 404
         assert await response.json() == {
-            "message": "Cannot GET /api/v2/nothing",
+            "message": "Cannot GET /api/v2/nothing" + INVENTED,
             "error": "Not Found",
             "statusCode": 404,
+        }
+
+
+async def test_leniency_over_the_admin_endpoint(
+    api: Api, session: aiohttp.ClientSession, server: MockServer, state: MockPostman
+) -> None:
+    assert (await api.call("GET", "/messages"))[0] == 400
+    async with session.post(f"{server.url}/_mock/leniency", json={"limit_optional": True}) as r:
+        assert r.status == 200
+        assert (await r.json())["limit_optional"] is True
+    assert state.leniency.limit_optional
+    assert (await api.call("GET", "/messages"))[0] == 200
+    async with session.post(f"{server.url}/_mock/leniency", json={"nonsense": True}) as r:
+        assert r.status == 400
+    async with session.get(f"{server.url}/_mock/leniency") as r:
+        assert await r.json() == {
+            "limit_optional": True,
+            "any_content_type": False,
+            "unsupported_characters": False,
+            "invalid_csv_as_400": False,
         }

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
+import aiohttp
 import pytest
 
-from postman_async.testing import MockPostman
+from postman_async.testing import Leniency, MockPostman
 from postman_async.testing._batch_csv import (
     MAX_FILE_BYTES,
     CsvError,
     CsvRow,
     parse_batch_csv,
 )
+from postman_async.testing._refusals import INVENTED
+from tests.testing.conftest import Api
 
 from .conftest import MESSAGE_FIELDS
 
 TRICKY = ["a, b", 'say "hi"', "line one\nline two", "plain", ' "quoted, both" ']
 
 
-def build_csv(rows, header=("recipient", "language", "otp")):
+def build_csv(rows: Any, header: Any = ("recipient", "language", "otp")) -> Any:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -28,18 +32,18 @@ def build_csv(rows, header=("recipient", "language", "otp")):
     return out.getvalue()
 
 
-def parse(text, **kwargs):
+def parse(text: Any, **kwargs: Any) -> Any:
     options = {"languages": ("english", "chinese"), "variables": ("otp",)} | kwargs
     return parse_batch_csv(text.encode(), **options)
 
 
-def test_parse_quoted_cells():
+def test_parse_quoted_cells() -> None:
     rows = parse(build_csv([["6591234567", "english", value] for value in TRICKY]))
     assert [row.values["otp"] for row in rows] == TRICKY
     assert rows[0] == CsvRow("6591234567", "english", {"otp": "a, b"})
 
 
-def test_header_is_case_insensitive_and_bom_tolerated():
+def test_header_is_case_insensitive_and_bom_tolerated() -> None:
     text = "\ufeffRecipient, LANGUAGE ,otp\r\n6591234567,ENGLISH,1\r\n\r\n"
     assert parse(text) == [CsvRow("6591234567", "english", {"otp": "1"})]
 
@@ -58,18 +62,18 @@ def test_header_is_case_insensitive_and_bom_tolerated():
         ("recipient,language,otp\n6591234567,english,\n", "Row 2: empty value for otp"),
     ],
 )
-def test_invalid_files(text, message):
+def test_invalid_files(text: Any, message: Any) -> None:
     with pytest.raises(CsvError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(text)
 
 
-def test_many_problems_are_summarised():
+def test_many_problems_are_summarised() -> None:
     text = build_csv([["bad", "english", "1"]] * 8)
     with pytest.raises(CsvError, match=r"Row 2: .*Row 6: .* \(and 3 more\)"):
         parse(text)
 
 
-def test_row_cap_and_size_cap():
+def test_row_cap_and_size_cap() -> None:
     text = build_csv([["6591234567", "english", "1"]] * 21)
     with pytest.raises(CsvError, match="21 rows, the maximum for this campaign is 20"):
         parse(text, max_rows=20)
@@ -80,7 +84,7 @@ def test_row_cap_and_size_cap():
         parse_batch_csv(b"\xff\xfe", languages=("english",), variables=())
 
 
-async def test_batch_of_twenty_rows_with_quoted_cells(api, state: MockPostman):
+async def test_batch_of_twenty_rows_with_quoted_cells(api: Api, state: MockPostman) -> None:
     rows = [["6591234567", "english", TRICKY[i % len(TRICKY)]] for i in range(19)]
     rows.append(["6511111111", "chinese", "x"])
     status, body = await api.batch(build_csv(rows), file_name="Appointments.csv")
@@ -121,7 +125,7 @@ async def test_batch_of_twenty_rows_with_quoted_cells(api, state: MockPostman):
     ok = next(m for m in items if m["recipient"] == "6591234567")
     assert ok["messageAttempts"][0]["errorType"] is None
 
-    _, listed = await api.call("GET", "/messages", params={"search": "6511111111"})
+    _, listed = await api.call("GET", "/messages", params={"search": "6511111111", "limit": "10"})
     entry = listed["data"][0]
     assert entry["batchId"] == batch_id
     batch = entry["batches"][0]
@@ -135,41 +139,121 @@ async def test_batch_of_twenty_rows_with_quoted_cells(api, state: MockPostman):
     assert single["batches"] == entry["batches"]
 
 
-async def test_batch_row_cap_of_the_test_environment(api, state: MockPostman):
-    capped = state.add_campaign(tps=None, max_batch_rows=20)
+REPORT_FIELDS = [
+    "isValid",
+    "reportURL",
+    "numRows",
+    "numErrors",
+    "fileHasAvoidableExpensiveCharacter",
+    "fileHasUnicode",
+]
+
+
+async def fetch_report(session: aiohttp.ClientSession, url: Any) -> Any:
+    async with session.get(url) as response:
+        assert response.status == 200
+        assert response.content_type == "text/csv"
+        return list(csv.reader(io.StringIO(await response.text())))
+
+
+async def test_test_environment_caps_batches_at_twenty_rows_by_default(
+    api: Api, state: MockPostman
+) -> None:
+    capped = state.add_campaign(tps=None)  # a key_test_ key: the test environment
+    assert capped.environment == "test"
+    assert capped.max_batch_rows == 20
     text = build_csv([["6591234567", "english", "1"]] * 21)
     status, body = await api.batch(text, key=capped.api_key, campaign_id=capped.id)
-    assert status == 400
-    assert body["error"]["code"] == "parameter_invalid"
-    assert "maximum for this campaign is 20" in body["error"]["message"]
+    assert status == 201
+    assert body["isValid"] is False
+    assert body["numRows"] == 21
     assert not state.messages
+    live = state.add_campaign(api_keys=["key_live_1"], tps=None)
+    assert live.environment == "production"
+    assert live.max_batch_rows is None
+    status, body = await api.batch(text, key=live.api_key, campaign_id=live.id)
+    assert (status, body["isValid"]) == (201, True)
+    assert len(state.messages) == 21
 
 
-async def test_invalid_csv_names_the_row(api, state: MockPostman):
+async def test_invalid_csv_answers_the_validation_report(
+    api: Api, state: MockPostman, session: aiohttp.ClientSession
+) -> None:
+    rows = [
+        ["6591234567", "english", "1"],
+        ["91234567", "english", "2"],
+        ["6591234567", "english", ""],
+    ]
+    status, body = await api.batch(build_csv(rows))
+    assert status == 201
+    assert list(body) == REPORT_FIELDS
+    assert body["isValid"] is False
+    assert "batchId" not in body
+    assert body["numRows"] == 3
+    assert body["numErrors"] == 2
+    assert body["fileHasUnicode"] is False
+    assert body["fileHasAvoidableExpensiveCharacter"] is False
+    assert body["reportURL"].startswith(
+        f"{api.server.url}/_mock/validation-reports/{api.campaign_id}/"
+    )
+    report = await fetch_report(session, body["reportURL"])
+    assert report[0] == ["recipient", "language", "otp", "Error Reason"]
+    assert report[1] == ["6591234567", "english", "1", ""]
+    assert report[2][:3] == ["91234567", "english", "2"]
+    assert "valid normalized phone number" in report[2][3]
+    assert report[3][3] == "empty value for otp"
+    assert not state.messages
+    assert state.stats.messages_created == 0
+
+
+async def test_report_flags_unicode_and_avoidable_characters(api: Api) -> None:
+    rows = [
+        ["6591234567", "chinese", "\u4f60\u597d"],
+        ["6591234567", "english", "it\u2019s"],
+        ["1", "english", "x"],
+    ]
+    _, body = await api.batch(build_csv(rows))
+    assert body["isValid"] is False
+    assert body["fileHasUnicode"] is True
+    assert body["fileHasAvoidableExpensiveCharacter"] is True
+
+
+async def test_invalid_csv_as_400_when_lenient(api: Api, state: MockPostman) -> None:
+    state.leniency = Leniency(invalid_csv_as_400=True)
     text = build_csv([["6591234567", "english", "1"], ["6591234567", "english", ""]])
     status, body = await api.batch(text)
     assert status == 400
     assert body["error"]["code"] == "parameter_invalid"
-    assert body["error"]["message"] == "Row 3: empty value for otp"
+    assert body["error"]["message"] == "Row 3: empty value for otp" + INVENTED
     assert not state.messages
 
 
-async def test_file_over_40_mb_is_refused(api, state: MockPostman):
+async def test_rows_with_characters_postman_blocks_are_refused(
+    api: Api, state: MockPostman
+) -> None:
+    rows = [["6591234567", "english", "ok"], ["6591234567", "english", "a {b}"]]
+    _, body = await api.batch(build_csv(rows))
+    assert (body["isValid"], body["numErrors"]) == (False, 1)
+    _, body = await api.batch(build_csv([["6591234567", "chinese", "a {b}"]]))
+    assert body["isValid"] is True
+
+
+async def test_file_over_40_mb_is_refused(api: Api, state: MockPostman) -> None:
     status, body = await api.batch(b"x" * (MAX_FILE_BYTES + 1))
     assert status == 400
     assert body["error"]["message"] == "File too large, max file size is 40MB"
 
 
-async def test_upload_must_be_a_csv_in_the_file_field(api):
+async def test_upload_must_be_a_csv_in_the_file_field(api: Api) -> None:
     status, body = await api.batch("recipient,language,otp\n", file_name="list.xlsx")
     assert status == 400
-    assert body["error"]["message"] == "Only .csv files are accepted"
+    assert body["error"]["message"] == "Only .csv files are accepted" + INVENTED
     status, body = await api.call("POST", "/batch/messages", json={"file": "x"})
     assert status == 400
     assert "multipart/form-data" in body["error"]["message"]
 
 
-async def test_batch_retry_rules(api, state: MockPostman):
+async def test_batch_retry_rules(api: Api, state: MockPostman) -> None:
     rows = [["6591234567", "english", "1"], ["6522222222", "english", "2"]]
     _, body = await api.batch(build_csv(rows))
     batch_id = body["batchId"]
@@ -203,7 +287,7 @@ async def test_batch_retry_rules(api, state: MockPostman):
     assert len(failed.attempts) == 3
 
 
-async def test_batch_of_successes_has_nothing_to_retry(api, state: MockPostman):
+async def test_batch_of_successes_has_nothing_to_retry(api: Api, state: MockPostman) -> None:
     _, body = await api.batch(build_csv([["6591234567", "english", "1"]]))
     state.advance(10)
     status, body = await api.call("POST", f"/batch/{body['batchId']}/retry")
@@ -211,7 +295,7 @@ async def test_batch_of_successes_has_nothing_to_retry(api, state: MockPostman):
     assert body["error"]["code"] == "no_failed_batch_messages_to_retry"
 
 
-async def test_single_retry_of_a_batch_message(api, state: MockPostman):
+async def test_single_retry_of_a_batch_message(api: Api, state: MockPostman) -> None:
     await api.batch(build_csv([["6511115555", "english", "1"]]))
     state.advance(10)
     message_id = next(iter(state.messages))
@@ -220,7 +304,7 @@ async def test_single_retry_of_a_batch_message(api, state: MockPostman):
     assert retried["id"] == message_id
 
 
-async def test_unknown_batch_listing_is_404(api):
+async def test_unknown_batch_listing_is_404(api: Api) -> None:
     status, body = await api.call("GET", "/batch/batch_nope/messages")
     assert status == 404
     assert body["error"]["code"] == "batch_not_found"

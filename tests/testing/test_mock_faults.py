@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,18 +14,18 @@ from postman_async.testing._faults import NO_FAULT, FaultInjector
 from tests.testing.conftest import Api
 
 
-def test_injector_without_faults_draws_nothing():
+def test_injector_without_faults_draws_nothing() -> None:
     injector = FaultInjector(FaultConfig())
     assert injector.plan("send") is NO_FAULT
 
 
-def test_injector_is_repeatable_with_a_seed():
+def test_injector_is_repeatable_with_a_seed() -> None:
     config = FaultConfig(server_error_rate=0.3, html_error_rate=0.2, seed=42)
     a, b = FaultInjector(config), FaultInjector(config)
     assert [a.plan("send") for _ in range(200)] == [b.plan("send") for _ in range(200)]
 
 
-def test_injector_shares_roughly_match_the_rates():
+def test_injector_shares_roughly_match_the_rates() -> None:
     injector = FaultInjector(FaultConfig(server_error_rate=0.25, drop_rate=0.1, seed=1))
     plans = [injector.plan("get_message") for _ in range(4000)]
     drops = sum(p.drop for p in plans) / len(plans)
@@ -33,7 +34,7 @@ def test_injector_shares_roughly_match_the_rates():
     assert 0.20 < errors < 0.25  # 0.25 of the 0.9 not dropped
 
 
-def test_after_commit_only_on_sends_and_latency_range():
+def test_after_commit_only_on_sends_and_latency_range() -> None:
     injector = FaultInjector(
         FaultConfig(error_after_commit_rate=1.0, latency=0.5, latency_jitter=0.25, seed=3)
     )
@@ -44,7 +45,7 @@ def test_after_commit_only_on_sends_and_latency_range():
     assert all(0.5 <= d <= 0.75 for d in delays)
 
 
-def test_fault_config_validation():
+def test_fault_config_validation() -> None:
     with pytest.raises(ValueError, match="server_error_rate"):
         FaultConfig(server_error_rate=1.5)
     with pytest.raises(ValueError, match="latency"):
@@ -56,12 +57,12 @@ def test_fault_config_validation():
     assert FaultConfig().replace(drop_rate=0.5).drop_rate == 0.5
 
 
-async def run_gets(api, count):
+async def run_gets(api: Api, count: Any) -> Any:
     _, created = await api.send()
     return [await api.get(created["id"]) for _ in range(count)]
 
 
-async def test_server_error_share_is_seeded(api, state: MockPostman):
+async def test_server_error_share_is_seeded(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(server_error_rate=0.3, seed=7)
     first = [status for status, _ in await run_gets(api, 100)]
     state.faults = FaultConfig(server_error_rate=0.3, seed=7)
@@ -73,7 +74,7 @@ async def test_server_error_share_is_seeded(api, state: MockPostman):
     assert state.stats.server_errors == first.count(500) + second.count(500)
 
 
-async def test_server_error_body_is_an_envelope(api, state: MockPostman):
+async def test_server_error_body_is_an_envelope(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(server_error_rate=1.0, server_error_status=503)
     status, body = await api.send()
     assert status == 503
@@ -81,7 +82,7 @@ async def test_server_error_body_is_an_envelope(api, state: MockPostman):
     assert not state.messages
 
 
-async def test_html_502(api, state: MockPostman, session):
+async def test_html_502(api: Api, state: MockPostman, session: aiohttp.ClientSession) -> None:
     state.faults = FaultConfig(html_error_rate=1.0)
     headers = {"Authorization": f"Bearer {api.key}"}
     async with session.get(api.url("/messages"), headers=headers) as response:
@@ -91,7 +92,7 @@ async def test_html_502(api, state: MockPostman, session):
     assert state.stats.server_errors == 1
 
 
-async def test_dropped_connection_is_a_client_disconnect(api, state: MockPostman):
+async def test_dropped_connection_is_a_client_disconnect(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(drop_rate=1.0)
     connector = aiohttp.TCPConnector(force_close=True)
     async with aiohttp.ClientSession(connector=connector) as fresh:
@@ -104,7 +105,7 @@ async def test_dropped_connection_is_a_client_disconnect(api, state: MockPostman
     assert (await api.send())[0] == 201  # the server is fine afterwards
 
 
-async def test_error_after_commit_creates_the_message(api, state: MockPostman):
+async def test_error_after_commit_creates_the_message(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(error_after_commit_rate=1.0)
     status, body = await api.send(recipient="6598765432")
     assert status == 500
@@ -113,18 +114,20 @@ async def test_error_after_commit_creates_the_message(api, state: MockPostman):
     message = next(iter(state.messages.values()))
     assert message.recipient == "6598765432"
     state.faults = FaultConfig()
-    _, listed = await api.call("GET", "/messages", params={"search": "6598765432"})
+    _, listed = await api.call("GET", "/messages", params={"search": "6598765432", "limit": "10"})
     assert [m["id"] for m in listed["data"]] == [message.id]
 
 
-async def test_error_after_commit_spares_failed_validation(api, state: MockPostman):
+async def test_error_after_commit_spares_failed_validation(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(error_after_commit_rate=1.0)
     status, _ = await api.send(recipient="+65")
     assert status == 400
     assert state.stats.server_errors == 0
 
 
-async def test_slow_body_trickles(api, state: MockPostman, session):
+async def test_slow_body_trickles(
+    api: Api, state: MockPostman, session: aiohttp.ClientSession
+) -> None:
     _, created = await api.send()
     state.faults = FaultConfig(slow_body_rate=1.0, slow_body_seconds=0.3)
     headers = {"Authorization": f"Bearer {api.key}"}
@@ -139,7 +142,9 @@ async def test_slow_body_trickles(api, state: MockPostman, session):
     assert total >= 0.29
 
 
-async def test_slow_body_can_trip_a_read_timeout(api, state: MockPostman, session):
+async def test_slow_body_can_trip_a_read_timeout(
+    api: Api, state: MockPostman, session: aiohttp.ClientSession
+) -> None:
     _, created = await api.send()
     state.faults = FaultConfig(slow_body_rate=1.0, slow_body_seconds=2.0)
     headers = {"Authorization": f"Bearer {api.key}"}
@@ -151,14 +156,14 @@ async def test_slow_body_can_trip_a_read_timeout(api, state: MockPostman, sessio
             await response.read()
 
 
-async def test_latency_delays_the_answer(api, state: MockPostman):
+async def test_latency_delays_the_answer(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(latency=0.2)
     started = time.monotonic()
-    assert (await api.call("GET", "/messages"))[0] == 200
+    assert (await api.call("GET", "/messages", params={"limit": "10"}))[0] == 200
     assert time.monotonic() - started >= 0.19
 
 
-async def test_faults_do_not_touch_401_or_429(session):
+async def test_faults_do_not_touch_401_or_429(session: aiohttp.ClientSession) -> None:
     state = MockPostman(speed=0)
     state.faults = FaultConfig(server_error_rate=1.0)
     async with serve_mock(state, tps=1) as server:

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postman_async.testing import MockPostman
+from postman_async.testing import Leniency, MockPostman, MockServer
 from postman_async.testing._pagination import (
     decode_cursor,
     encode_cursor,
     paginate,
     parse_limit,
 )
+from tests.testing.conftest import Api
 
 from .conftest import MESSAGE_FIELDS
 
 
-def walk(keys, items, limit, match=None):
+def walk(keys: Any, items: Any, limit: Any, match: Any = None) -> Any:
     """Walk forward from the newest page to the oldest, then back; return both walks."""
     forward = []
     page = paginate(keys, items, limit=limit, match=match)
@@ -42,7 +44,9 @@ def walk(keys, items, limit, match=None):
     limit=st.integers(min_value=1, max_value=7),
     digit=st.sampled_from([None, "1", "2"]),
 )
-def test_walking_pages_visits_every_match_once_newest_first(times, limit, digit):
+def test_walking_pages_visits_every_match_once_newest_first(
+    times: Any, limit: Any, digit: Any
+) -> None:
     records = sorted((f"t{t}", f"id{i:03d}") for i, t in enumerate(times))
     items = [(key, f"65{i % 3}{i}") for i, key in enumerate(records)]
     match = None if digit is None else (lambda item: digit in item[1])
@@ -54,7 +58,7 @@ def test_walking_pages_visits_every_match_once_newest_first(times, limit, digit)
     assert all(len(p.items) == limit for p in pages[:-1])
 
 
-def test_empty_and_edge_pages():
+def test_empty_and_edge_pages() -> None:
     assert paginate([], [], limit=10).items == []
     keys = [("a", "1"), ("b", "2")]
     page = paginate(keys, keys, limit=10, after=("a", "1"))
@@ -67,7 +71,7 @@ def test_empty_and_edge_pages():
     assert not page.has_previous
 
 
-def test_cursor_round_trip_and_shape():
+def test_cursor_round_trip_and_shape() -> None:
     key = ("2024-02-27T16:12:52.710+08:00", "message_44b63f2b")
     cursor = encode_cursor(key)
     assert json.loads(base64.b64decode(cursor)) == list(key)
@@ -78,7 +82,7 @@ def test_cursor_round_trip_and_shape():
             decode_cursor(bad)
 
 
-def test_parse_limit():
+def test_parse_limit() -> None:
     assert parse_limit(None) == 100
     assert parse_limit("1") == 1
     assert parse_limit("1000") == 1000
@@ -87,15 +91,15 @@ def test_parse_limit():
             parse_limit(bad)
 
 
-class CountingList(list):
+class CountingList(list[Any]):
     reads = 0
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         CountingList.reads += 1
         return super().__getitem__(index)
 
 
-def test_a_page_costs_a_bisection_not_a_scan():
+def test_a_page_costs_a_bisection_not_a_scan() -> None:
     n = 20_000
     keys = CountingList((f"{i:08d}", f"id{i}") for i in range(n))
     items = list(range(n))
@@ -105,14 +109,18 @@ def test_a_page_costs_a_bisection_not_a_scan():
     assert CountingList.reads < 40
 
 
-def make_messages(state: MockPostman, campaign, count, recipient=lambda i: f"6590{i:06d}"):
+def make_messages(
+    state: MockPostman, campaign: Any, count: Any, recipient: Any = lambda i: f"6590{i:06d}"
+) -> Any:
     return [
         state.create_message(campaign, recipient(i), "english", {"otp": str(i)})
         for i in range(count)
     ]
 
 
-async def test_list_pages_forward_and_back(api, state: MockPostman, server):
+async def test_list_pages_forward_and_back(
+    api: Api, state: MockPostman, server: MockServer
+) -> None:
     messages = make_messages(state, server.campaign, 25)
     newest_first = [m.id for m in reversed(messages)]
     pages = []
@@ -140,10 +148,24 @@ async def test_list_pages_forward_and_back(api, state: MockPostman, server):
     assert decode_cursor(pages[0]["pageData"]["startCursor"]) == (first["createdAt"], first["id"])
 
 
-async def test_list_default_limit_and_search(api, state: MockPostman, server):
+async def test_limit_is_required_unless_lenient(
+    api: Api, state: MockPostman, server: MockServer
+) -> None:
     make_messages(state, server.campaign, 150, recipient=lambda i: f"659{i % 2}{i:06d}")
+    status, body = await api.call("GET", "/messages")
+    assert status == 400
+    assert body["error"]["code"] == "parameter_invalid"
+    assert "limit is required" in body["error"]["message"]
+    _, created = await api.batch("recipient,language,otp\n6591234567,english,1\n")
+    status, _ = await api.call("GET", f"/batch/{created['batchId']}/messages")
+    assert status == 400
+    state.leniency = Leniency(limit_optional=True)
     _, body = await api.call("GET", "/messages")
     assert len(body["data"]) == 100
+
+
+async def test_list_search(api: Api, state: MockPostman, server: MockServer) -> None:
+    make_messages(state, server.campaign, 150, recipient=lambda i: f"659{i % 2}{i:06d}")
     _, body = await api.call("GET", "/messages", params={"search": "6591", "limit": "1000"})
     assert len(body["data"]) == 75
     assert all("6591" in m["recipient"] for m in body["data"])
@@ -156,7 +178,7 @@ async def test_list_default_limit_and_search(api, state: MockPostman, server):
     assert len(set(seen)) == 60
 
 
-async def test_empty_list_has_null_cursors(api):
+async def test_empty_list_has_null_cursors(api: Api) -> None:
     status, body = await api.call("GET", "/messages", params={"limit": "5"})
     assert status == 200
     assert body == {
@@ -174,13 +196,15 @@ async def test_empty_list_has_null_cursors(api):
     "params",
     [{"limit": "0"}, {"limit": "1001"}, {"limit": "ten"}, {"after": "garbage"}, {"before": "%%"}],
 )
-async def test_invalid_list_parameters(api, params):
+async def test_invalid_list_parameters(api: Api, params: Any) -> None:
     status, body = await api.call("GET", "/messages", params=params)
     assert status == 400
     assert body["error"]["code"] == "parameter_invalid"
 
 
-async def test_after_and_before_together_are_refused(api, state: MockPostman, server):
+async def test_after_and_before_together_are_refused(
+    api: Api, state: MockPostman, server: MockServer
+) -> None:
     make_messages(state, server.campaign, 3)
     _, body = await api.call("GET", "/messages", params={"limit": "1"})
     cursor = body["pageData"]["endCursor"]
@@ -189,7 +213,9 @@ async def test_after_and_before_together_are_refused(api, state: MockPostman, se
     assert body["error"]["code"] == "parameter_invalid"
 
 
-async def test_listing_ten_thousand_messages_stays_fast(api, state: MockPostman, server):
+async def test_listing_ten_thousand_messages_stays_fast(
+    api: Api, state: MockPostman, server: MockServer
+) -> None:
     messages = make_messages(state, server.campaign, 10_000)
     cursor = encode_cursor(messages[5000].key)
     status, body = await api.call("GET", "/messages", params={"limit": "50", "after": cursor})

@@ -1,17 +1,25 @@
-"""A campaign: its settings, keys, templates, rate limiter, counters and messages."""
+"""A campaign: its settings, keys, templates, rate window, counters and messages."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Literal
 
-from ._limits import RateLimiter, make_limiter
+from ._checks import check_campaign_settings, recipient_problem
+from ._environments import (
+    DEFAULT_TPS,
+    TEST_MAX_BATCH_ROWS,
+    Environment,
+    environment_of,
+    new_key,
+)
+from ._rate_windows import MockRateWindow, make_rate_window
 from ._records import MockBatch, MockMessage
 from ._stats import Stats
-from ._validation import check_campaign_settings
 
 #: Most API keys a campaign can hold.
 MAX_API_KEYS = 3
@@ -50,18 +58,21 @@ class MockCampaign:
     """A campaign of the mock. Create one with ``MockPostman.add_campaign``."""
 
     __slots__ = (
+        "allowed_ips",
         "api_keys",
         "batches",
         "creator_email",
         "creator_id",
+        "environment",
         "hold_sent_to_telco",
         "id",
         "keys",
         "languages",
-        "limiter",
         "max_batch_rows",
         "messages",
+        "nric",
         "rate_limit",
+        "rate_window",
         "stats",
         "template_bodies",
         "template_id",
@@ -74,31 +85,58 @@ class MockCampaign:
         *,
         campaign_id: str | None,
         api_keys: Sequence[str] | None,
-        tps: int | None,
+        environment: Environment | None,
+        tps: int | Literal["auto"] | None,
         rate_limit: str,
         languages: Sequence[str],
         variables: Sequence[str],
-        max_batch_rows: int | None,
+        max_batch_rows: int | Literal["auto"] | None,
         hold_sent_to_telco: bool,
         templates: Mapping[str, str] | None,
+        allowed_ips: Sequence[str] | None,
         created_iso: str,
+        nric: Mapping[str, str] | None = None,
     ) -> None:
         check_campaign_settings(languages, variables)
-        keys = list(api_keys) if api_keys is not None else [f"key_test_{secrets.token_hex(16)}"]
+        if api_keys is None:
+            environment = environment_of([], environment or "test")
+            keys = [new_key(environment)]
+        else:
+            keys = list(api_keys)
+            environment = environment_of(keys, environment)
         if not 1 <= len(keys) <= MAX_API_KEYS:
             raise ValueError(f"a campaign holds 1 to {MAX_API_KEYS} API keys, got {len(keys)}")
+        if max_batch_rows == "auto":
+            max_batch_rows = TEST_MAX_BATCH_ROWS if environment == "test" else None
         if max_batch_rows is not None and max_batch_rows < 1:
             raise ValueError(f"max_batch_rows must be at least 1, got {max_batch_rows}")
+        if tps == "auto":
+            tps = DEFAULT_TPS[environment]
         #: Campaign ID.
         self.id = campaign_id or f"campaign_{uuid.uuid4()}"
         #: Keys accepted for this campaign (up to three).
         self.api_keys = keys
+        #: ``test``, ``production`` or ``loadtest``: decides test numbers, row cap, lifecycle.
+        self.environment: Environment = environment
+        #: Source addresses allowed to call (the IP whitelist), ``None`` for any.
+        self.allowed_ips = (
+            None
+            if allowed_ips is None
+            else frozenset(str(ipaddress.ip_address(ip)) for ip in allowed_ips)
+        )
+        #: NRIC-style identifiers (upper case) and the numbers they resolve to; ``None``: the
+        #: campaign cannot send by NRIC.
+        self.nric = None if nric is None else {k.strip().upper(): v for k, v in nric.items()}
+        if self.nric is not None:
+            bad = [number for number in self.nric.values() if recipient_problem(number)]
+            if bad:
+                raise ValueError("nric maps to numbers that are not normalised numbers")
         #: Requests per second allowed, ``None`` for no limit.
         self.tps = tps
         #: The rate-limit model: ``sliding``, ``fixed`` or ``token_bucket``.
         self.rate_limit = rate_limit
-        #: The limiter shared by every endpoint of the campaign.
-        self.limiter: RateLimiter = make_limiter(tps, rate_limit)
+        #: The rate window shared by every endpoint of the campaign.
+        self.rate_window: MockRateWindow = make_rate_window(tps, rate_limit)
         #: Enabled languages.
         self.languages = tuple(languages)
         #: Template variables every send must fill.
@@ -125,7 +163,10 @@ class MockCampaign:
         self.batches: dict[str, MockBatch] = {}
 
     def __repr__(self) -> str:
-        return f"MockCampaign(id={self.id!r}, tps={self.tps!r}, rate_limit={self.rate_limit!r})"
+        return (
+            f"MockCampaign(id={self.id!r}, environment={self.environment!r}, tps={self.tps!r}, "
+            f"rate_limit={self.rate_limit!r})"
+        )
 
     @property
     def api_key(self) -> str:
@@ -139,10 +180,25 @@ class MockCampaign:
         scheme, _, token = authorization.partition(" ")
         return scheme.lower() == "bearer" and token.strip() in self.api_keys
 
+    def allows_ip(self, address: str | None) -> bool:
+        """Return whether a request from ``address`` passes the IP whitelist."""
+        if self.allowed_ips is None:
+            return True
+        if address is None:
+            return False
+        try:
+            return str(ipaddress.ip_address(address)) in self.allowed_ips
+        except ValueError:
+            return False
+
+    def fill(self, language: str, values: Mapping[str, str]) -> str:
+        """Return the template of ``language`` filled with ``values`` (no header or footer)."""
+        template = self.template_bodies[language].body
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
     def render(self, language: str, values: Mapping[str, str]) -> str:
         """Return the full text of a message: header, filled template, footer."""
-        template = self.template_bodies[language].body
-        body = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+        body = self.fill(language, values)
         return f"{HEADER}\n\n---\n\n{body}\n\n---\n\n{FOOTERS[language]}"
 
     def add_message(self, message: MockMessage) -> None:
@@ -156,7 +212,7 @@ class MockCampaign:
         self.keys.clear()
         self.batches.clear()
         self.stats.reset()
-        self.limiter.reset()
+        self.rate_window.reset()
 
     def _template(self, templates: Mapping[str, str] | None, language: str) -> str:
         if templates and language in templates:

@@ -1,4 +1,4 @@
-"""Server-side rate limiters, pure: every method takes the current time ``now`` in seconds.
+"""Server-side rate windows, pure: every method takes the current time ``now`` in seconds.
 
 Three models of "N requests per second", since the real window semantics are not
 documented:
@@ -25,7 +25,7 @@ RATE_LIMIT_MODELS: tuple[RateLimitModel, ...] = ("sliding", "fixed", "token_buck
 _EPSILON = 1e-9
 
 
-class RateLimiter(Protocol):
+class MockRateWindow(Protocol):
     """Decides whether a request arriving at ``now`` is within the limit."""
 
     def try_acquire(self, now: float) -> bool:
@@ -50,7 +50,7 @@ class Unlimited:
         """Nothing to forget."""
 
 
-class SlidingWindowLimiter:
+class SlidingWindow:
     """At most ``tps`` accepted requests in any half-open one-second window ``(t - 1, t]``."""
 
     __slots__ = ("_accepted", "tps")
@@ -77,7 +77,7 @@ class SlidingWindowLimiter:
         self._accepted.clear()
 
 
-class FixedWindowLimiter:
+class FixedWindow:
     """At most ``tps`` accepted requests per window ``[k, k + 1)`` for whole seconds ``k``."""
 
     __slots__ = ("_count", "_window", "tps")
@@ -106,7 +106,7 @@ class FixedWindowLimiter:
         self._count = 0
 
 
-class TokenBucketLimiter:
+class TokenBucket:
     """A bucket of ``tps`` tokens, refilled continuously at ``tps`` tokens per second."""
 
     __slots__ = ("_tokens", "_updated", "tps")
@@ -135,8 +135,8 @@ class TokenBucketLimiter:
         self._updated = None
 
 
-def make_limiter(tps: int | None, model: str) -> RateLimiter:
-    """Build the limiter for ``tps`` requests per second under ``model``.
+def make_rate_window(tps: int | None, model: str) -> MockRateWindow:
+    """Build the rate window for ``tps`` requests per second under ``model``.
 
     Raises:
         ValueError: If ``model`` is unknown or ``tps`` is not positive.
@@ -146,10 +146,10 @@ def make_limiter(tps: int | None, model: str) -> RateLimiter:
     if tps is None:
         return Unlimited()
     if model == "sliding":
-        return SlidingWindowLimiter(tps)
+        return SlidingWindow(tps)
     if model == "fixed":
-        return FixedWindowLimiter(tps)
-    return TokenBucketLimiter(tps)
+        return FixedWindow(tps)
+    return TokenBucket(tps)
 
 
 def _check_tps(tps: int) -> None:

@@ -1,9 +1,11 @@
-"""Checks on what callers send, returning the service's documented messages."""
+"""Checks on what callers send, returning the service's documented messages (pure)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from ._phone_numbers import is_normalised_number
 
 #: Every language the service knows, in its order.
 LANGUAGES: tuple[str, ...] = ("english", "chinese", "malay", "tamil")
@@ -15,13 +17,16 @@ INVALID_RECIPIENT = (
 )
 VALUES_NOT_OBJECT = "Validation failed (expected type is object)"
 
-_RECIPIENT = re.compile(r"[0-9]{8,15}")
+#: Most characters of a message body (header and footer excluded).
+MAX_BODY_CHARACTERS = 1000
+#: Characters the docs list as unsupported (blocked in English messages), emoji aside.
+UNSUPPORTED_CHARACTERS = frozenset("|^\u20ac{}[]~\\`")
 _VARIABLE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def recipient_problem(recipient: object) -> str | None:
-    """Return why ``recipient`` is not a normalized number (country code, 8-15 digits)."""
-    if isinstance(recipient, str) and _RECIPIENT.fullmatch(recipient):
+    """Return why ``recipient`` is not a normalised number with its country code."""
+    if isinstance(recipient, str) and is_normalised_number(recipient):
         return None
     return INVALID_RECIPIENT
 
@@ -48,6 +53,45 @@ def values_problem(values: object, variables: Sequence[str]) -> str | None:
         if not isinstance(value, str) or not value:
             return f"Value of template variable '{name}' must be a non-empty string"
     return None
+
+
+def content_problem(
+    language: str, values: Mapping[str, str], body: str, *, unsupported_allowed: bool = False
+) -> str | None:
+    """Return why a message cannot be sent for its content, if it cannot.
+
+    ``body`` is the filled template without header and footer: more than
+    ``MAX_BODY_CHARACTERS`` is refused in every language. In English messages, emoji and the
+    documented unsupported characters in ``values`` are refused too (Postman blocks them at
+    the API; its wording for that refusal is not documented), unless ``unsupported_allowed``.
+    """
+    if len(body) > MAX_BODY_CHARACTERS:
+        return f"Message body has {len(body)} characters, the maximum is {MAX_BODY_CHARACTERS}"
+    if language != "english" or unsupported_allowed:
+        return None
+    for name, value in values.items():
+        bad = sorted({char for char in value if is_unsupported(char)})
+        if bad:
+            shown = " ".join(f"U+{ord(char):04X}" for char in bad)
+            return (
+                f"Value of template variable '{name}' has characters SMS cannot carry in an "
+                f"English message ({shown})"
+            )
+    return None
+
+
+def is_unsupported(char: str) -> bool:
+    """Return whether ``char`` is an emoji or one of ``UNSUPPORTED_CHARACTERS``."""
+    if char in UNSUPPORTED_CHARACTERS:
+        return True
+    code = ord(char)
+    return (
+        code >= 0x1F000
+        or 0x2300 <= code <= 0x23FF
+        or 0x2600 <= code <= 0x27BF
+        or 0x2B00 <= code <= 0x2BFF
+        or code in (0x200D, 0xFE0F)
+    )
 
 
 def check_campaign_settings(languages: Sequence[str], variables: Sequence[str]) -> None:
