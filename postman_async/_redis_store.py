@@ -96,7 +96,7 @@ class Store:
         """Run the script once; raise :class:`LimiterUnavailableError` on any failure."""
         try:
             raw = await asyncio.wait_for(self._run(keys, args), self.timeout)
-        except (asyncio.TimeoutError, redis_errors.TimeoutError) as exc:
+        except (TimeoutError, redis_errors.TimeoutError) as exc:
             raise LimiterUnavailableError(
                 f"Redis did not answer within {self.timeout:g} s; no request was sent"
             ) from exc
