@@ -170,6 +170,8 @@ class AiohttpTransport:
         session: a session to borrow (never closed here), or ``None`` to
             create one on first use.
         connect_timeout: seconds allowed to open a connection, per attempt.
+        max_connections: the size of the connection pool of a session created
+            here (aiohttp's default is 100).
     """
 
     def __init__(
@@ -177,7 +179,9 @@ class AiohttpTransport:
         *,
         session: aiohttp.ClientSession | None = None,
         connect_timeout: float = 10.0,
+        max_connections: int = 100,
     ) -> None:
+        self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
         self._connect_timeout = connect_timeout
@@ -196,6 +200,7 @@ class AiohttpTransport:
             trace.on_request_headers_sent.append(_on_headers_sent)
             trace.on_request_chunk_sent.append(_on_chunk_sent)
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 raise_for_status=False,
                 trace_configs=[trace],
