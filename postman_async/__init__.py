@@ -9,6 +9,15 @@ from ._batch import BatchRows
 from ._bulk import SendResult
 from ._campaign import Campaign
 from ._client import PostmanClient
+from ._email import EmailAccount
+from ._email_models import (
+    AttachmentInfo,
+    EmailClassification,
+    EmailMessage,
+    EmailPage,
+    EmailParams,
+    EmailStatus,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -51,6 +60,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AmbiguousSendPolicy",
+    "AttachmentInfo",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
@@ -59,6 +69,12 @@ __all__ = [
     "BatchRows",
     "Campaign",
     "ClientClosedError",
+    "EmailAccount",
+    "EmailClassification",
+    "EmailMessage",
+    "EmailPage",
+    "EmailParams",
+    "EmailStatus",
     "GoneError",
     "Grant",
     "Language",
