@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "postman_async.redis needs redis-py >= 5: pip install 'postman-async[redis]'"
     ) from exc
 
-from ._errors import PostmanError
+from ._errors import LimiterUnavailableError
 
 #: The script's source, read once.
 SCRIPT = importlib.resources.files(__package__).joinpath("_redis_script.lua").read_text("utf-8")
@@ -45,15 +45,6 @@ SCRIPT_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 #: Script statuses.
 RESERVED, BUSY, NOTHING_ASKED = 1, 0, -1
-
-
-class LimiterUnavailableError(PostmanError):
-    """The shared rate budget in Redis could not be reached in time; nothing was sent.
-
-    Redis refused the connection, did not answer within the limiter's
-    ``timeout``, or answered with an error.  The call may be tried again
-    once Redis is back.
-    """
 
 
 def campaign_keys(prefix: str, campaign_id: str) -> tuple[str, str, str, str]:
