@@ -9,6 +9,15 @@ from ._batch import BatchRows
 from ._bulk import SendResult
 from ._campaign import Campaign
 from ._client import PostmanClient
+from ._email import EmailAccount
+from ._email_models import (
+    AttachmentInfo,
+    EmailClassification,
+    EmailMessage,
+    EmailPage,
+    EmailParams,
+    EmailStatus,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -19,6 +28,7 @@ from ._errors import (
     ClientClosedError,
     GoneError,
     LimiterTimeoutError,
+    LimiterUnavailableError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -51,6 +61,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AmbiguousSendPolicy",
+    "AttachmentInfo",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
@@ -59,12 +70,19 @@ __all__ = [
     "BatchRows",
     "Campaign",
     "ClientClosedError",
+    "EmailAccount",
+    "EmailClassification",
+    "EmailMessage",
+    "EmailPage",
+    "EmailParams",
+    "EmailStatus",
     "GoneError",
     "Grant",
     "Language",
     "LimiterFactory",
     "LimiterSnapshot",
     "LimiterTimeoutError",
+    "LimiterUnavailableError",
     "Message",
     "MessageStatus",
     "NoLimiter",

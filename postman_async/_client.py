@@ -5,11 +5,14 @@ from __future__ import annotations
 __all__ = ["DEFAULT_TPS", "PostmanClient"]
 
 import enum
+import functools
 import logging
 from typing import TYPE_CHECKING, Final
 
 from ._batch import TEST_MAX_ROWS
 from ._campaign import Campaign
+from ._email import EmailAccount, email_limiter_id
+from ._email_validate import check_email_key
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
 from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimiter
@@ -34,8 +37,8 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _default_limiter(campaign_id: str, tps: int) -> RateLimiter:
-    return SlidingWindowLimiter(tps)
+def _default_limiter(campaign_id: str, tps: int, *, max_retry_after: float) -> RateLimiter:
+    return SlidingWindowLimiter(tps, max_retry_after=max_retry_after)
 
 
 class PostmanClient:
@@ -77,6 +80,10 @@ class PostmanClient:
     TEST_URL: Final = "https://test.postman.gov.sg/api/v2"
     #: Load-test environment: book it first; messages never reach phones.
     LOADTEST_URL: Final = "https://loadtest.postman.gov.sg/api/v2"
+    #: Postman's v1 ("Legacy") API, which sends transactional email (see :meth:`email`).
+    EMAIL_PRODUCTION_URL: Final = "https://api.postman.gov.sg/v1"
+    #: Staging of the v1 API.
+    EMAIL_STAGING_URL: Final = "https://api-staging.postman.gov.sg/v1"
 
     def __init__(
         self,
@@ -101,8 +108,13 @@ class PostmanClient:
             raise ValidationError("give either transport= or session=, not both")
         #: The retry policy in use.
         self.retry_policy = retry_policy or RetryPolicy()
-        self._requests = RequestLoop(transport=transport, retry=self.retry_policy)
-        self._limiter_factory = limiter_factory or _default_limiter
+        cap = self.retry_policy.max_retry_after
+        self._requests = RequestLoop(
+            transport=transport, retry=self.retry_policy, max_retry_after=cap
+        )
+        self._limiter_factory = limiter_factory or functools.partial(
+            _default_limiter, max_retry_after=cap
+        )
         self._campaigns: dict[str, Shared] = {}
         #: How the status tracker polls.
         self.tracking = tracking or TrackingPolicy()
@@ -149,7 +161,11 @@ class PostmanClient:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        # A copy, marked closed before the first await: a track() or wait_for() on any
+        # handle while this runs is refused instead of starting a tracker nobody closes.
         shared = list(self._campaigns.values())
+        for entry in shared:
+            entry.closed = True
         for entry in shared:
             if entry.tracker is not None:
                 await entry.tracker.close()
@@ -223,3 +239,44 @@ class PostmanClient:
         """The rate limiter shared by a campaign's handles, or ``None`` before the first."""
         entry = self._campaigns.get(campaign_id)
         return None if entry is None else entry.limiter
+
+    def email(
+        self,
+        *,
+        api_key: str,
+        base_url: str = EMAIL_PRODUCTION_URL,
+        tps: int | Default | None = DEFAULT,
+    ) -> EmailAccount:
+        """Return a handle for transactional email through Postman's v1 API.
+
+        Args:
+            api_key: a v1 API key of your Postman account (``<name>_v1_...``).
+            base_url: :attr:`EMAIL_PRODUCTION_URL` (default),
+                :attr:`EMAIL_STAGING_URL`, or a mock server's ``email_base_url``.
+            tps: sends per second the account may make (default 10); every
+                key and handle of one account shares this budget (the limiter
+                is keyed ``email:<name>``, never by the key).  ``None`` turns
+                client-side limiting off.  Reads are never limited.
+
+        Raises:
+            ValidationError: a key that is not a v1 key, a bad ``base_url``, or
+                a ``tps`` that disagrees with the account's existing limiter.
+
+        Example::
+
+            mail = client.email(api_key=os.environ["POSTMAN_EMAIL_API_KEY"])
+            msg = await mail.send("tan@example.com", "Hello", "<p>Hi</p>")
+        """
+        self._check_open()
+        key, account = check_email_key(api_key)
+        url = check_base_url(base_url)
+        shared = self._shared_for(email_limiter_id(account), tps)
+        return EmailAccount(
+            account,
+            key=key,
+            base_url=url,
+            requests=self._requests,
+            limiter=shared.limiter,
+            tps=shared.tps,
+            timeout=self.timeout,
+        )

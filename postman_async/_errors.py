@@ -7,6 +7,7 @@ exception ever reaches the caller::
     ├── ValidationError            (also ValueError) input refused locally, nothing sent
     ├── ClientClosedError          the client was closed before or during the call
     ├── LimiterTimeoutError        the deadline ran out waiting for the campaign's rate budget
+    ├── LimiterUnavailableError    a shared (Redis) rate budget could not be reached
     ├── BatchRejectedError         Postman checked a batch CSV and refused it (isValid: false)
     ├── TrackingTimeoutError       wait_for ran out of time before every message was final
     ├── APIConnectionError         no usable HTTP response (refused, reset, TLS failure)
@@ -40,6 +41,7 @@ __all__ = [
     "ClientClosedError",
     "GoneError",
     "LimiterTimeoutError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -54,7 +56,10 @@ __all__ = [
 import typing
 
 if typing.TYPE_CHECKING:
-    from ._models import BatchReceipt, Message
+    from ._models import BatchReceipt
+
+#: The message type a tracking timeout carries (an SMS ``Message`` or an ``EmailMessage``).
+_M = typing.TypeVar("_M")
 
 #: How much of a response body an exception keeps (bodies can be large HTML pages).
 _BODY_LIMIT = 2048
@@ -99,6 +104,15 @@ class ClientClosedError(PostmanError):
     """The :class:`~postman_async.PostmanClient` was closed before or during the call."""
 
 
+class LimiterUnavailableError(PostmanError):
+    """The shared rate budget in Redis could not be reached in time; nothing was sent.
+
+    Redis refused the connection, did not answer within the limiter's
+    ``timeout``, or answered with an error.  The call may be tried again
+    once Redis is back.
+    """
+
+
 class LimiterTimeoutError(PostmanError):
     """The call's deadline ran out while waiting for the campaign's rate budget.
 
@@ -119,15 +133,16 @@ class BatchRejectedError(PostmanError):
         self.receipt = receipt
 
 
-class TrackingTimeoutError(PostmanError):
+class TrackingTimeoutError(PostmanError, typing.Generic[_M]):
     """``wait_for`` ran out of time before every message was final.
 
     Attributes:
-        messages: the latest known state of every message seen so far.
+        messages: the latest known state of every message seen so far
+            (:class:`~postman_async.Message` or :class:`~postman_async.EmailMessage`).
         pending: IDs that were not final yet (or never seen).
     """
 
-    def __init__(self, message: str, *, messages: dict[str, Message], pending: set[str]) -> None:
+    def __init__(self, message: str, *, messages: dict[str, _M], pending: set[str]) -> None:
         super().__init__(message)
         self.messages = messages
         self.pending = pending
@@ -205,7 +220,7 @@ class APIError(PostmanError):
         if self.trace_id:
             text += f" (trace id {self.trace_id})"
         if self.message_may_exist:
-            text += "; the SMS may have been created, reconcile before sending again"
+            text += "; the message may have been created, reconcile before sending again"
         return text
 
 

@@ -25,6 +25,7 @@ import contextvars
 import enum
 import io
 import math
+import re
 import ssl
 from collections.abc import Sequence
 
@@ -49,6 +50,8 @@ Session = aiohttp.ClientSession
 
 #: Largest (decoded) response body read; anything bigger is refused, not buffered.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Bodies larger than this go to aiohttp as a stream (its own threshold for a warning).
+_LARGE_BYTES_BODY = 1024 * 1024
 _CHUNK = 64 * 1024
 # Parsed URLs kept per transport (the cache starts over when full).
 _URL_CACHE = 1024
@@ -193,7 +196,7 @@ class _DepartingBody(aiohttp_payload.BytesPayload):
 
 
 class _DepartingForm(aiohttp_payload.Payload):
-    """A multipart form that reports its request's departure as it is written."""
+    """A multipart form (or a streamed large body) that reports its request's departure."""
 
     def __init__(self, form: aiohttp_payload.Payload, departure: _Departure) -> None:
         super().__init__(form, content_type=form.content_type)
@@ -409,7 +412,13 @@ def _payload(
 ) -> aiohttp_payload.Payload | None:
     """The request's body, which reports the departure as it is written; files go to ``files``."""
     if request.json is not None:
-        # Carries its own Content-Type.
+        # Carries its own Content-Type.  A body of more than 1 MiB goes as a stream, as
+        # aiohttp asks (an email's JSON with attachments can be several MiB).
+        if len(request.json) > _LARGE_BYTES_BODY:
+            stream = aiohttp_payload.BytesIOPayload(
+                io.BytesIO(request.json), content_type="application/json"
+            )
+            return _DepartingForm(stream, departure)
         return _DepartingBody(request.json, departure)
     if request.uploads or request.fields:
         try:
@@ -431,9 +440,10 @@ def _form(
     for name, value in fields:
         form.add_field(name, value)
     for up in uploads:
-        payload: bytes | io.BufferedReader
+        payload: bytes | io.BytesIO | io.BufferedReader
         if isinstance(up.source, bytes):
-            payload = up.source
+            big = len(up.source) > _LARGE_BYTES_BODY
+            payload = io.BytesIO(up.source) if big else up.source
         else:
             payload = up.source.open("rb")
             files.append(payload)
@@ -497,10 +507,8 @@ def _translate(where: str, exc: BaseException, failure: Failure, *, maybe_sent: 
             APIConnectionError(f"{where}: invalid URL"), sent=False, retryable=False
         )
     if failure is Failure.BAD_RESPONSE:
-        message = getattr(exc, "message", None)
-        detail = message if isinstance(message, str) and message else type(exc).__name__
         return TransportError(
-            APIConnectionError(f"{where}: unreadable response after sending: {detail[:200]}"),
+            APIConnectionError(f"{where}: unreadable response after sending: {_parse_detail(exc)}"),
             sent=True,
         )
     return TransportError(
@@ -509,6 +517,24 @@ def _translate(where: str, exc: BaseException, failure: Failure, *, maybe_sent: 
         ),
         sent=maybe_sent,
     )
+
+
+def _parse_detail(exc: BaseException) -> str:
+    """What aiohttp's parser objected to, without the bytes it quotes.
+
+    Its messages quote what it choked on (``Bad status line 'HTTP/1.1 2O1'``, or the
+    data after a body on the lines below); a response echoes the recipient and the
+    values, so only the first line is kept, cut where a quoted value begins.
+    """
+    message = getattr(exc, "message", None)
+    if not isinstance(message, str) or not message:
+        return type(exc).__name__
+    line = _QUOTED.split(message.strip().split("\n", 1)[0], maxsplit=1)[0]
+    return line.rstrip(" :")[:200] or type(exc).__name__
+
+
+#: Where a quoted value starts in a parser message: a quote (or ``b'``) after a space.
+_QUOTED = re.compile(r"""\s+b?['"]""")
 
 
 def _os_detail(exc: BaseException) -> str:
