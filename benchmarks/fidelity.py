@@ -33,6 +33,7 @@ import aiohttp
 import aiolimiter
 
 from postman_async import PostmanClient, Priority, SlidingWindowLimiter
+from postman_async._transport import AiohttpTransport
 
 from ._measure import max_in_window, per_second, percentile, sustained_rate
 from ._mock import Mock, running_mock
@@ -87,7 +88,9 @@ async def _client(mock: Mock, log: AttemptLog, n: int) -> list[float | None]:
         # body-less requests; passing session= would measure a slightly other client).
         config = log.trace_config()
         config.freeze()
-        client._transport._get_session().trace_configs.append(config)
+        transport = client._requests.transport
+        assert isinstance(transport, AiohttpTransport)
+        transport._get_session().trace_configs.append(config)
 
         async def one(i: int) -> float:
             started = time.perf_counter()
