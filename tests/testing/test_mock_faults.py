@@ -134,8 +134,9 @@ async def test_slow_body_trickles(api: Api, state: MockPostman) -> None:
         body = await response.json()
     total = time.monotonic() - started
     assert body["id"] == created["id"]
-    assert headers_after < 0.2
-    assert total >= 0.29
+    # The headers come first and the body trickles in after them (lower bounds only: a
+    # loaded machine can make anything slower, never faster).
+    assert total - headers_after >= 0.25
 
 
 async def test_slow_body_can_trip_a_read_timeout(api: Api, state: MockPostman) -> None:
