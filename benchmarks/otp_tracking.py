@@ -109,8 +109,8 @@ def _plot(runs: list[Run]) -> Any:
     ax.plot(reads_, p50, "o-", label="p50 send -> final status known")
     ax.plot(reads_, p99, "s--", label="p99")
     ax.axhline(LIFECYCLE, color="grey", lw=0.8, ls=":", label="mock lifecycle (3 s)")
-    for x, r, p in zip(xs, reads_, p50, strict=True):
-        ax.annotate(f"min_interval={x:g}", (r, p), textcoords="offset points", xytext=(4, 6))
+    for x, per, p in zip(xs, reads_, p50, strict=True):
+        ax.annotate(f"min_interval={x:g}", (per, p), textcoords="offset points", xytext=(4, 6))
     ax.set_xlabel("status reads per tracked message")
     ax.set_ylabel("seconds from send to final status known")
     ax.set_title(f"Tracking {RATE:g} OTPs/s at {TPS} TPS: reads vs latency")
@@ -131,8 +131,11 @@ async def run(quick: bool) -> Outcome:
     sweep = QUICK_SWEEP if quick else SWEEP
     runs: list[Run] = []
     async with running_mock(*MOCK_FLAGS) as mock:
-        for r in range(rounds):
-            print(f"  otp_tracking: default policy, round {r + 1} of {rounds} ...", flush=True)
+        for round_no in range(rounds):
+            print(
+                f"  otp_tracking: default policy, round {round_no + 1} of {rounds} ...",
+                flush=True,
+            )
             runs.append(await _stream(mock, DEFAULT_INTERVAL, duration))
         for interval in sweep:
             print(f"  otp_tracking: min_interval={interval:g} ...", flush=True)

@@ -97,10 +97,13 @@ async def run(quick: bool) -> Outcome:
     rates: dict[str, list[float]] = {"send_many": [], "aiohttp + msgspec": []}
     cpu: dict[str, list[float]] = {"send_many": [], "aiohttp + msgspec": []}
     async with running_mock(*MOCK_FLAGS) as mock:
-        for r in range(rounds):
-            order = list(rates) if r % 2 == 0 else list(reversed(rates))
+        for round_no in range(rounds):
+            order = list(rates) if round_no % 2 == 0 else list(reversed(rates))
             for name in order:
-                print(f"  scale: throughput round {r + 1} of {rounds}, {name} ...", flush=True)
+                print(
+                    f"  scale: throughput round {round_no + 1} of {rounds}, {name} ...",
+                    flush=True,
+                )
                 result = await _child(mock, through_rows, traced=False, raw=name != "send_many")
                 rates[name].append(result["ok"] / result["wall_s"])
                 cpu[name].append(result["cpu_s"] / through_rows * 1e6)
