@@ -7,6 +7,7 @@ import pytest
 from postman_async import Language, ValidationError
 from postman_async._decode import decode_message
 from postman_async._models import MessageStatus
+from postman_async._transport import AiohttpTransport
 from postman_async._validate import check_values, normalize_language, normalize_recipient
 
 
@@ -52,3 +53,13 @@ def test_decoding_maps_known_and_unknown_statuses_and_languages() -> None:
     assert odd.latest_status.value == "queued_somewhere"
     assert odd.language is Language.MALAY
     assert odd.values == {"a": "1"}
+
+
+def test_attempt_timeouts_are_rounded_up_to_the_millisecond_and_shared() -> None:
+    transport = AiohttpTransport(connect_timeout=10.0)
+    for seconds in (0.0004, 1.2345, 29.9999, 30.0):
+        total = transport._timeout(seconds).total
+        assert total is not None
+        assert seconds <= total < seconds + 0.001
+    assert transport._timeout(29.9999) is transport._timeout(30.0)
+    assert transport._timeout(60.0).connect == 10.0
