@@ -138,19 +138,23 @@ def classify(exc: BaseException) -> Failure | None:
 class _Departure:
     """Ties one attempt to its grant, to report when the request really left."""
 
-    __slots__ = ("grant", "has_body", "left")
+    __slots__ = ("grant", "has_body", "left", "reported")
 
     def __init__(self, grant: Grant, *, has_body: bool) -> None:
         self.grant = grant
         #: Whether the request carries a body (it then leaves with its first chunk).
         self.has_body = has_body
-        #: Whether the request started to leave.
+        #: Whether the request started (or may have started) to leave.
         self.left = False
+        #: Whether the grant heard of it.
+        self.reported = False
 
     def leave(self) -> None:
-        """The request's bytes are being handed to the socket now."""
+        """The request's bytes are being handed to the socket now: tell the grant, once."""
         self.left = True
-        self.grant.sent()
+        if not self.reported:
+            self.reported = True
+            self.grant.sent()
 
 
 class _DepartingRequest(aiohttp.ClientRequest):
@@ -164,11 +168,17 @@ class _DepartingRequest(aiohttp.ClientRequest):
     """
 
     async def send(self, conn: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        # With the socket's buffer full, aiohttp leaves even a bare head to a writer task
+        # for later: the answer then reports the departure (late, never early).
+        protocol = conn.protocol
+        paused = protocol is None or protocol.writing_paused
         response = await super().send(conn)
         departure = _DEPARTING.get()
         if departure is not None:
-            departure.left = True
-            departure.grant.sent()
+            if paused:
+                departure.left = True  # it may leave any moment: a failure counts it
+            else:
+                departure.leave()
         return response
 
 
@@ -344,7 +354,7 @@ class AiohttpTransport:
     def _settle(departure: _Departure, *, traced: bool) -> None:
         """After a failure: count the request if it may have left, else give its slot back."""
         if departure.left or not traced:
-            departure.grant.sent()
+            departure.leave()
         else:
             departure.grant.release()
 
@@ -392,8 +402,7 @@ class AiohttpTransport:
             allow_redirects=False,
             raise_for_status=False,
         ) as resp:
-            if not departure.left:  # an answer came, so the request certainly left
-                departure.leave()
+            departure.leave()  # an answer came, so it certainly left (reported once)
             self._reading.add(resp)
             try:
                 body = await _read_body(resp, request)
