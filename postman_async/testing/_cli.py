@@ -84,8 +84,10 @@ async def _serve(state: MockPostman, args: argparse.Namespace) -> int:
                 allowed_ips=args.allowed_ip,
             )
             async with serving as server:
+                # Handlers first: whoever reads the announcement may signal at once.
+                stop = _stop_on_signals()
                 _announce(args, server, ca_file)
-                await _until_stopped()
+                await stop.wait()
     except (OSError, ValueError, TlsUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -133,13 +135,14 @@ def _tls(args: argparse.Namespace) -> Iterator[tuple[ssl.SSLContext | None, path
         yield throwaway_tls(names, pathlib.Path(directory))
 
 
-async def _until_stopped() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets (installed before anything is announced)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    return stop
 
 
 def _names(text: str) -> tuple[str, ...]:
