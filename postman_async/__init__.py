@@ -27,8 +27,10 @@ from ._errors import (
     ServerError,
     TrackingTimeoutError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._limits import (
+    Admission,
     Grant,
     LimiterFactory,
     LimiterSnapshot,
@@ -44,9 +46,11 @@ from ._tracking import TrackingPolicy
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Admission",
     "AmbiguousSendPolicy",
     "Attempt",
     "AuthenticationError",
@@ -56,7 +60,6 @@ __all__ = [
     "BatchRows",
     "Campaign",
     "ClientClosedError",
-    "DEFAULT",
     "GoneError",
     "Grant",
     "Language",
@@ -86,5 +89,6 @@ __all__ = [
     "TrackingPolicy",
     "TrackingTimeoutError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
 ]

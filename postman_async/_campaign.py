@@ -31,7 +31,7 @@ from ._errors import (
     ValidationError,
 )
 from ._exchange import Response, Upload
-from ._limits import Priority, RateLimiter
+from ._limits import LimiterSnapshot, Priority, RateLimiter
 from ._models import (
     BatchReceipt,
     Language,
@@ -120,9 +120,7 @@ class _Poller:
         """One page of 1,000 of the campaign's (or a batch's) messages, at poll priority."""
         campaign = self._campaign
         path = "/messages" if batch_id is None else campaign._batch_path(batch_id, "/messages")
-        return await campaign._read_page(
-            path, MAX_PAGE_SIZE, after=after, priority=Priority.POLL
-        )
+        return await campaign._read_page(path, MAX_PAGE_SIZE, after=after, priority=Priority.POLL)
 
     async def retry(self, message_id: str) -> Message:
         """Retry one failed message."""
@@ -164,6 +162,25 @@ class Campaign:
     def limiter(self) -> RateLimiter:
         """The rate limiter shared by every handle of this campaign."""
         return self._shared.limiter
+
+    def limiter_snapshot(self) -> LimiterSnapshot | None:
+        """The campaign's rate budget now: waiting calls, expected wait, recent grants.
+
+        Cheap (no I/O): a web endpoint can read it on every request to answer
+        "try again in N s" itself.  ``None`` when the campaign's limiter
+        offers no snapshot (a third party's).
+
+        Example::
+
+            snap = otp.limiter_snapshot()
+            if snap is not None and snap.expected_wait > 5:
+                raise HTTPException(503, headers={"Retry-After": str(ceil(snap.expected_wait))})
+        """
+        snapshot = getattr(self._shared.limiter, "snapshot", None)
+        if snapshot is None:
+            return None
+        result = snapshot()
+        return result if isinstance(result, LimiterSnapshot) else None
 
     @property
     def tps(self) -> int | None:

@@ -35,8 +35,16 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _default_limiter(campaign_id: str, tps: int) -> RateLimiter:
-    return SlidingWindowLimiter(tps)
+class _DefaultLimiters:
+    """The default factory: one in-process :class:`SlidingWindowLimiter` per campaign."""
+
+    __slots__ = ("max_waiting",)
+
+    def __init__(self, max_waiting: int | None) -> None:
+        self.max_waiting = max_waiting
+
+    def __call__(self, campaign_id: str, tps: int) -> RateLimiter:
+        return SlidingWindowLimiter(tps, max_waiting=self.max_waiting)
 
 
 class PostmanClient:
@@ -64,6 +72,10 @@ class PostmanClient:
         transport: what performs each HTTP attempt; by default aiohttp
             (:class:`postman_async.testing.MockTransport` in unit tests).
             Excludes ``session`` and ``connect_timeout``.
+        max_waiting: the most calls that may wait for one campaign's rate
+            budget at once; later calls fail at once with
+            :class:`LimiterTimeoutError` (``None``: no cap).  Applies to the
+            default limiter; a ``limiter_factory`` sets its own.
 
     Example::
 
@@ -90,6 +102,7 @@ class PostmanClient:
         limiter_factory: LimiterFactory | None = None,
         tracking: TrackingPolicy | None = None,
         transport: Transport | None = None,
+        max_waiting: int | None = None,
     ) -> None:
         #: The API base URL in use.
         self.base_url = check_base_url(base_url)
@@ -103,7 +116,15 @@ class PostmanClient:
         #: The retry policy in use.
         self.retry_policy = retry_policy or RetryPolicy()
         self._requests = RequestLoop(transport=transport, retry=self.retry_policy)
-        self._limiter_factory = limiter_factory or _default_limiter
+        if max_waiting is not None and limiter_factory is not None:
+            raise ValidationError(
+                "give max_waiting to the limiters your limiter_factory makes, not to the client"
+            )
+        if max_waiting is not None and (
+            isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 0
+        ):
+            raise ValidationError(f"max_waiting must be a whole number >= 0, got {max_waiting!r}")
+        self._limiter_factory = limiter_factory or _DefaultLimiters(max_waiting)
         self._campaigns: dict[str, _Shared] = {}
         #: How the status tracker polls.
         self.tracking = tracking or TrackingPolicy()

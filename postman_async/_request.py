@@ -146,6 +146,7 @@ class RequestLoop:
             for attempt in range(1, policy.max_attempts + 1):
                 self._check_open(call)
                 started = loop.time()
+                _admit(call, deadline - started, last)
                 grant = await call.limiter.acquire(call.priority, timeout=deadline - started)
                 if grant is None:
                     if last is not None:
@@ -372,6 +373,25 @@ def _api_error(call: Call, response: Response, retry_after: float | None) -> API
         body=response.body,
         retry_after=retry_after,
     )
+
+
+def _admit(call: Call, remaining: float, last: PostmanError | None) -> None:
+    """Refuse the call at once if its limiter knows it cannot get budget in time.
+
+    Only limiters with an ``admit`` method (:class:`~postman_async._limits.Admission`)
+    are asked; with others the call waits until its deadline.
+    """
+    admit: Callable[[Priority, float | None], None] | None = getattr(call.limiter, "admit", None)
+    if admit is None:
+        return
+    try:
+        admit(call.priority, remaining)
+    except LimiterTimeoutError as refused:
+        if last is not None:
+            raise last from None  # a retry that cannot happen in time: the attempt's error
+        raise LimiterTimeoutError(
+            f"{call.where}: {refused}", expected_wait=refused.expected_wait
+        ) from None
 
 
 def _wake(future: asyncio.Future[None]) -> None:
