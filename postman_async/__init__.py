@@ -5,8 +5,9 @@ retries, delivery tracking that costs almost no rate budget, and a mock
 server (:mod:`postman_async.testing`) to test against.
 """
 
+from ._batch import BatchRows
 from ._bulk import SendResult
-from ._campaign import DEFAULT, BatchRows, Campaign
+from ._campaign import Campaign
 from ._client import PostmanClient
 from ._errors import (
     APIConnectionError,
@@ -42,6 +43,7 @@ from ._limits import (
 from ._models import Attempt, BatchReceipt, Language, Message, MessageStatus, Page, PageInfo
 from ._paging import Paginator, RepeatedPageError
 from ._retry import AmbiguousSendPolicy, RetryPolicy
+from ._shared import DEFAULT
 from ._tracking import TrackingPolicy
 from ._version import __version__
 

@@ -8,12 +8,16 @@ real newline, not ``\\n``.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import pathlib
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Union
 
 from ._errors import ValidationError
-from ._validate import check_values, normalize_language, normalize_recipient
+from ._validate import check_filename, check_values, normalize_language, normalize_recipient
 
 #: Postman refuses files over 40 MB (checked here against the smaller, decimal reading).
 MAX_CSV_BYTES = 40_000_000
@@ -137,3 +141,32 @@ def check_size(size: int) -> None:
         raise ValidationError(
             f"batch CSV is {size / 1e6:.1f} MB; Postman's limit is 40 MB: split it"
         )
+
+
+#: What :meth:`Campaign.send_batch` accepts: rows, CSV bytes, or a path to a CSV file.
+BatchRows = Union[Iterable[Mapping[str, object]], bytes, str, "os.PathLike[str]"]
+
+
+async def prepare_batch(
+    rows: BatchRows, *, language: str, filename: str | None, max_rows: int | None
+) -> tuple[bytes, str, int]:
+    """Build or read the batch CSV and check it; return ``(data, file name, row count)``."""
+    if filename is not None:
+        check_filename(filename)
+    if isinstance(rows, bytes):
+        return rows, filename or "batch.csv", check_csv(rows, max_rows=max_rows)
+    if isinstance(rows, (str, os.PathLike)):
+        path = pathlib.Path(rows)
+        data = await asyncio.to_thread(_read_csv_file, path)
+        name = filename or check_filename(path.name)
+        return data, name, check_csv(data, max_rows=max_rows)
+    data, count = build_csv(rows, default_language=normalize_language(language), max_rows=max_rows)
+    return data, filename or "batch.csv", count
+
+
+def _read_csv_file(path: pathlib.Path) -> bytes:
+    try:
+        check_size(path.stat().st_size)
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read batch CSV {path}: {exc.strerror}") from None

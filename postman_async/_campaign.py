@@ -2,51 +2,42 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT", "BatchRows", "Campaign", "CampaignSettings", "Default"]
+__all__ = ["Campaign"]
 
-import asyncio
-import contextlib
 import datetime as dt
-import enum
-import os
-import pathlib
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
-    Collection,
     Iterable,
     Mapping,
 )
-from typing import Final, Union
+from typing import Final
 
 import msgspec
 
-from ._batch import build_csv, check_csv, check_size
+from ._batch import BatchRows, prepare_batch
 from ._bulk import SendResult, send_many
+from ._decode import decode_message, decode_page, decode_receipt
 from ._errors import (
     BatchRejectedError,
     ClientClosedError,
     ResponseDecodeError,
-    TrackingTimeoutError,
-    ValidationError,
 )
 from ._exchange import Response, Upload
 from ._limits import LimiterSnapshot, Priority, RateLimiter
+from ._listing import MAX_PAGE_SIZE, Lister
 from ._models import (
     BatchReceipt,
     Language,
     Message,
     Page,
     SendRequest,
-    decode_message,
-    decode_page,
-    decode_receipt,
     encode_send,
     mask_phone,
 )
-from ._paging import Paginator
 from ._request import Call, CallKind, RequestLoop, reconciled
-from ._tracking import RETRYABLE_DELIVERY_ERRORS, Tracker, TrackingPolicy, is_final
+from ._shared import CampaignSettings, Shared
+from ._tracking import Follower, Tracker, TrackingPolicy
 from ._validate import (
     Secret,
     check_timeout,
@@ -56,47 +47,9 @@ from ._validate import (
     path_segment,
 )
 
-#: The most messages one list page may hold.
-MAX_PAGE_SIZE: Final = 1000
 #: How far before a send began a message found by RECONCILE may have been
 #: created, seconds: allows for the server's clock running behind ours.
 CLOCK_SKEW_ALLOWANCE: Final = 5.0
-
-#: What :meth:`Campaign.send_batch` accepts: rows, CSV bytes, or a path to a CSV file.
-BatchRows = Union[Iterable[Mapping[str, object]], bytes, str, "os.PathLike[str]"]
-
-
-class Default(enum.Enum):
-    """The type of :data:`DEFAULT`."""
-
-    DEFAULT = "DEFAULT"
-
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-#: "Use the client's default" (for example ``tps=DEFAULT`` in :meth:`PostmanClient.campaign`).
-DEFAULT: Final = Default.DEFAULT
-
-
-class CampaignSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """What a campaign handle takes from its client."""
-
-    base_url: str
-    timeout: float
-    batch_row_limit: int | None
-    tracking: TrackingPolicy
-
-
-class _Shared:
-    """The state every handle of one campaign shares within a client."""
-
-    __slots__ = ("limiter", "tps", "tracker")
-
-    def __init__(self, tps: int | None, limiter: RateLimiter) -> None:
-        self.tps = tps
-        self.limiter = limiter
-        self.tracker: Tracker | None = None
 
 
 class _Poller:
@@ -127,7 +80,7 @@ class _Poller:
         return await self._campaign.retry(message_id)
 
 
-class Campaign:
+class Campaign(Lister, Follower):
     """The endpoints of one campaign, rate-limited by the campaign's shared limiter.
 
     Get one from :meth:`PostmanClient.campaign`.  Every method validates its
@@ -145,7 +98,7 @@ class Campaign:
         key: Secret,
         requests: RequestLoop,
         settings: CampaignSettings,
-        shared: _Shared,
+        shared: Shared,
     ) -> None:
         #: The campaign's ID.
         self.id = campaign_id
@@ -370,95 +323,6 @@ class Campaign:
 
     # ------------------------------------------------------------------ listings
 
-    def list_messages(
-        self,
-        *,
-        search: str | None = None,
-        limit: int = MAX_PAGE_SIZE,
-        after: str | None = None,
-        before: str | None = None,
-        timeout: float | None = None,
-    ) -> Paginator[Page, Message]:
-        """The campaign's messages, newest first: ``await`` for a page, ``async for`` for all.
-
-        Args:
-            search: a recipient substring, digits only (``"9123"``).
-            limit: messages per page, 1 to 1000 (each page costs one request).
-            after: ``page_info.end_cursor`` of a page, to start after it.
-            before: ``page_info.start_cursor`` of a page, for the one before it.
-            timeout: seconds for each page's call.
-
-        Raises:
-            ValidationError: at once, for a bad argument.
-
-        Example::
-
-            page = await otp.list_messages(limit=100)
-            async for m in otp.list_messages(search="9123"):
-                print(m.id, m.latest_status)
-        """
-        return self._paginator(
-            "/messages", search, limit, after=after, before=before, timeout=timeout
-        )
-
-    def list_batch_messages(
-        self,
-        batch_id: str,
-        *,
-        search: str | None = None,
-        limit: int = MAX_PAGE_SIZE,
-        after: str | None = None,
-        before: str | None = None,
-        timeout: float | None = None,
-    ) -> Paginator[Page, Message]:
-        """A batch's messages (with their attempts), newest first; as :meth:`list_messages`.
-
-        Example::
-
-            async for m in otp.list_batch_messages(receipt.batch_id):
-                print(m.recipient, m.latest_status)
-        """
-        path = self._batch_path(batch_id, "/messages")
-        return self._paginator(path, search, limit, after=after, before=before, timeout=timeout)
-
-    def _paginator(
-        self,
-        path: str,
-        search: str | None,
-        limit: int,
-        *,
-        after: str | None,
-        before: str | None,
-        timeout: float | None,
-    ) -> Paginator[Page, Message]:
-        _check_page_args(search, limit)
-        for name, cursor in (("after", after), ("before", before)):
-            if cursor is not None and (not isinstance(cursor, str) or not cursor):
-                raise ValidationError(f"{name} must be a page cursor string, got {cursor!r}")
-        if timeout is not None:
-            check_timeout(timeout)
-
-        async def fetch(cursor: str | None) -> Page:
-            previous = before if cursor is after else None
-            return await self._read_page(
-                path,
-                limit,
-                search=search,
-                after=cursor,
-                before=previous,
-                timeout=timeout,
-                priority=Priority.READ,
-            )
-
-        return Paginator(
-            fetch=fetch,
-            items=_page_messages,
-            next_cursor=_next_cursor,
-            fingerprint=_fingerprint,
-            after=after,
-            where=f"GET {path}",
-        )
-
     async def _read_page(
         self,
         path: str,
@@ -483,6 +347,10 @@ class Campaign:
 
     # ------------------------------------------------------------------ tracking
 
+    @property
+    def _tracking_policy(self) -> TrackingPolicy:
+        return self._settings.tracking
+
     def _tracker(self) -> Tracker:
         if self._requests.closed:
             raise ClientClosedError("the client is closed; create a new PostmanClient")
@@ -490,131 +358,6 @@ class Campaign:
         if shared.tracker is None:
             shared.tracker = Tracker(_Poller(self), self._settings.tracking)
         return shared.tracker
-
-    def track(
-        self,
-        messages: Iterable[Message | str] = (),
-        *,
-        batches: Iterable[BatchReceipt | str] = (),
-        retry_failed: bool | Collection[str] = False,
-    ) -> AsyncIterator[Message]:
-        """Follow messages (and whole batches) until every one is final.
-
-        Yields a :class:`Message` each time one changes status; ends when all
-        are final (``success``, ``failure``, or ``sent_to_telco`` that the
-        client's :class:`TrackingPolicy` counts as final).  All trackers of a
-        campaign share one polling loop at the lowest priority, reading
-        statuses a page of 1,000 at a time: sends never wait behind it.
-
-        Args:
-            messages: messages (as returned by :meth:`send`) or their IDs.
-                Passing messages lets the tracker stop reading pages sooner.
-            batches: batch receipts (from :meth:`send_batch`) or batch IDs.
-            retry_failed: retry messages that fail with a retryable delivery
-                error (``True``: ``recipient_unavailable``; or give the error
-                codes), within Postman's 3 attempts.
-
-        Raises:
-            ClientClosedError: the client is closed.
-            ValidationError: a bad message or batch ID.
-
-        Example::
-
-            async for m in otp.track(sent):
-                print(m.id, m.latest_status)
-        """
-        codes: Collection[str]
-        if retry_failed is True:
-            codes = RETRYABLE_DELIVERY_ERRORS
-        elif retry_failed is False:
-            codes = ()
-        else:
-            codes = retry_failed
-        return self._tracker().follow(messages, batches, codes)
-
-    async def wait_for(
-        self,
-        messages: Iterable[Message | str],
-        *,
-        timeout: float | None = None,
-        retry_failed: bool | Collection[str] = False,
-    ) -> dict[str, Message]:
-        """Wait until every message is final; return them by ID.
-
-        Args:
-            messages: messages or message IDs.
-            timeout: seconds to wait at most (``None``: no limit).
-            retry_failed: as for :meth:`track`.
-
-        Raises:
-            TrackingTimeoutError: time ran out; it carries ``messages`` (latest
-                known) and ``pending`` (IDs not final yet).
-
-        Example::
-
-            final = await otp.wait_for([msg], timeout=60)
-            print(final[msg.id].latest_status)
-        """
-        if timeout is not None:
-            check_timeout(timeout)
-        items = list(messages)
-        known = {m.id: m for m in items if isinstance(m, Message)}
-        wanted = {m.id if isinstance(m, Message) else m for m in items}
-        return await self._wait(
-            self.track(items, retry_failed=retry_failed), known, wanted, timeout
-        )
-
-    async def wait_for_batch(
-        self,
-        batch: BatchReceipt | str,
-        *,
-        timeout: float | None = None,
-        retry_failed: bool | Collection[str] = False,
-    ) -> dict[str, Message]:
-        """Wait until every message of a batch is final; return them by ID.
-
-        Pass the :class:`BatchReceipt` from :meth:`send_batch` when you can:
-        it knows how many rows the batch has.
-
-        Raises:
-            TrackingTimeoutError: time ran out, with what is known so far.
-        """
-        if timeout is not None:
-            check_timeout(timeout)
-        stream = self.track(batches=[batch], retry_failed=retry_failed)
-        return await self._wait(stream, {}, None, timeout)
-
-    async def _wait(
-        self,
-        stream: AsyncIterator[Message],
-        latest: dict[str, Message],
-        wanted: set[str] | None,
-        timeout: float | None,
-    ) -> dict[str, Message]:
-        async def consume() -> None:
-            async for message in stream:
-                latest[message.id] = message
-
-        task = asyncio.ensure_future(consume())
-        try:
-            done, _ = await asyncio.wait({task}, timeout=timeout)
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if done:
-            task.result()  # re-raise what tracking raised
-            return latest
-        now = dt.datetime.now(dt.UTC)
-        ids = wanted if wanted is not None else set(latest)
-        policy = self._settings.tracking
-        pending = {i for i in ids if i not in latest or not is_final(latest[i], policy, now)}
-        raise TrackingTimeoutError(
-            f"{len(pending)} of {len(ids)} messages were not final after {timeout:g} s",
-            messages=dict(latest),
-            pending=pending,
-        )
 
     # ------------------------------------------------------------------ batches
 
@@ -654,24 +397,14 @@ class Campaign:
                 {"recipient": "6598765432", "name": "Siti", "clinic": "Tampines"},
             ])
         """
-        max_rows = self._settings.batch_row_limit
-        if filename is not None:
-            _check_filename(filename)
         if timeout is not None:
             check_timeout(timeout)
-        if isinstance(rows, bytes):
-            count = check_csv(rows, max_rows=max_rows)
-            data, name = rows, filename or "batch.csv"
-        elif isinstance(rows, (str, os.PathLike)):
-            path = pathlib.Path(rows)
-            data = await asyncio.to_thread(_read_csv_file, path)
-            count = check_csv(data, max_rows=max_rows)
-            name = filename or _check_filename(path.name)
-        else:
-            data, count = build_csv(
-                rows, default_language=normalize_language(language), max_rows=max_rows
-            )
-            name = filename or "batch.csv"
+        data, name, count = await prepare_batch(
+            rows,
+            language=language,
+            filename=filename,
+            max_rows=self._settings.batch_row_limit,
+        )
         call = self._call(
             "POST",
             "/batch/messages",
@@ -721,46 +454,3 @@ def _decode_receipt(response: Response) -> BatchReceipt:
     except ResponseDecodeError as exc:
         exc.message_may_exist = True
         raise
-
-
-def _page_messages(page: Page) -> tuple[Message, ...]:
-    return page.messages
-
-
-def _next_cursor(page: Page) -> str | None:
-    info = page.page_info
-    return info.end_cursor if info.has_next_page else None
-
-
-def _fingerprint(page: Page) -> tuple[str, str, int]:
-    messages = page.messages
-    if not messages:
-        return ("", "", 0)
-    return (messages[0].id, messages[-1].id, len(messages))
-
-
-def _check_page_args(search: str | None, limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationError(f"limit must be 1 to {MAX_PAGE_SIZE} messages a page, got {limit!r}")
-    if search is not None and (
-        not isinstance(search, str) or not search.isascii() or not search.isdigit()
-    ):
-        raise ValidationError("search matches recipient numbers: give digits only, e.g. '9123'")
-
-
-def _check_filename(name: object) -> str:
-    if not isinstance(name, str) or not name or len(name) > 255:
-        raise ValidationError("filename must be a non-empty string of at most 255 characters")
-    if any(ch in name for ch in '\r\n\0"\\/') or not name.isprintable():
-        raise ValidationError(
-            f"filename {name!r} has control characters, quotes or slashes; use a plain name"
-        )
-    return name
-
-
-def _read_csv_file(path: pathlib.Path) -> bytes:
-    try:
-        check_size(path.stat().st_size)
-        return path.read_bytes()
-    except OSError as exc:
-        raise ValidationError(f"cannot read batch CSV {path}: {exc.strerror}") from None

@@ -9,20 +9,19 @@ import logging
 from typing import TYPE_CHECKING, Final
 
 from ._batch import TEST_MAX_ROWS
-from ._campaign import DEFAULT, Campaign, CampaignSettings, Default, _Shared
+from ._campaign import Campaign
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
 from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimiter
 from ._request import RequestLoop
 from ._retry import RetryPolicy
+from ._shared import DEFAULT, CampaignSettings, Default, Shared
 from ._tracking import TrackingPolicy
-from ._transport import AiohttpTransport
+from ._transport import AiohttpTransport, Session
 from ._validate import Secret, check_api_key, check_base_url, check_timeout, check_tps, path_segment
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ class PostmanClient:
         self,
         *,
         base_url: str = PRODUCTION_URL,
-        session: aiohttp.ClientSession | None = None,
+        session: Session | None = None,
         timeout: float = 30.0,
         retry_policy: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
@@ -125,7 +124,7 @@ class PostmanClient:
         ):
             raise ValidationError(f"max_waiting must be a whole number >= 0, got {max_waiting!r}")
         self._limiter_factory = limiter_factory or _DefaultLimiters(max_waiting)
-        self._campaigns: dict[str, _Shared] = {}
+        self._campaigns: dict[str, Shared] = {}
         #: How the status tracker polls.
         self.tracking = tracking or TrackingPolicy()
         self._state = _State.OPEN
@@ -227,7 +226,7 @@ class PostmanClient:
                 "testing with production keys is not allowed"
             )
 
-    def _shared_for(self, campaign_id: str, tps: int | Default | None) -> _Shared:
+    def _shared_for(self, campaign_id: str, tps: int | Default | None) -> Shared:
         existing = self._campaigns.get(campaign_id)
         if existing is not None:
             if not isinstance(tps, Default) and check_tps(tps) != existing.tps:
@@ -238,7 +237,7 @@ class PostmanClient:
             return existing
         rate = DEFAULT_TPS if isinstance(tps, Default) else check_tps(tps)
         limiter = NoLimiter() if rate is None else self._limiter_factory(campaign_id, rate)
-        shared = self._campaigns[campaign_id] = _Shared(rate, limiter)
+        shared = self._campaigns[campaign_id] = Shared(rate, limiter)
         return shared
 
     def limiter(self, campaign_id: str) -> RateLimiter | None:

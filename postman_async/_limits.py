@@ -18,9 +18,10 @@ were counted, so the grant was allowed only if fewer than ``tps`` were.)
 
 Waiting requests are served by :class:`Priority`, then in arrival order.
 Reads and polls leave a share of every window (``send_reserve``) to sends and
-retries, so an OTP never waits for a window full of reads; a read or poll that
-has waited longer than ``max_lane_wait`` is served next regardless, so status
-tracking keeps up while sends use most of the budget.
+retries, so an OTP never waits for a window full of reads; a status poll that
+has waited longer than ``max_poll_wait`` is served next, with a send's share,
+so tracking keeps up while sends use most of the budget (the tracker polls one
+request at a time, so this lets at most one poll a round go ahead of sends).
 
 :class:`RateLimiter` and :class:`Grant` are the interface the client needs;
 :mod:`postman_async.redis` implements it for a whole fleet of processes.
@@ -270,8 +271,9 @@ class SlidingWindowLimiter:
         cooldown: seconds that the reduced rate lasts after the latest 429.
         send_reserve: share of each window that reads and polls leave free
             for sends and retries (at least one slot stays open to them).
-        max_lane_wait: seconds after which a waiting read or poll is served
-            next, before sends, so tracking is never starved.
+        max_poll_wait: seconds after which a waiting status poll is served
+            next, before sends and with their share of the window, so tracking
+            keeps up while sends use most of the budget.
         max_retry_after: the longest pause a 429's ``Retry-After`` can impose,
             seconds.
         max_waiting: the most calls that may wait for a slot at once; a call
@@ -283,19 +285,19 @@ class SlidingWindowLimiter:
         "_cooldown_until",
         "_counts",
         "_dead",
-        "_lane_order",
         "_lanes",
         "_log",
         "_loop",
         "_not_before",
         "_pending",
+        "_polls",
         "_seq",
         "_timer",
         "_urgent",
         "cooldown",
         "granted",
         "margin",
-        "max_lane_wait",
+        "max_poll_wait",
         "max_retry_after",
         "max_waiting",
         "period",
@@ -316,8 +318,8 @@ class SlidingWindowLimiter:
     cooldown: float
     #: Share of each window that reads and polls leave free for sends.
     send_reserve: float
-    #: Seconds after which a waiting read or poll goes first.
-    max_lane_wait: float
+    #: Seconds after which a waiting status poll goes first.
+    max_poll_wait: float
     #: Longest pause one 429 can impose, seconds.
     max_retry_after: float
     #: Most calls that may wait at once (``None``: no cap).
@@ -334,7 +336,7 @@ class SlidingWindowLimiter:
         slowdown: float = 0.5,
         cooldown: float = 5.0,
         send_reserve: float = 0.2,
-        max_lane_wait: float = 1.0,
+        max_poll_wait: float = 1.0,
         max_retry_after: float = 60.0,
         max_waiting: int | None = None,
     ) -> None:
@@ -350,7 +352,7 @@ class SlidingWindowLimiter:
             ("period", period),
             ("margin", margin),
             ("cooldown", cooldown),
-            ("max_lane_wait", max_lane_wait),
+            ("max_poll_wait", max_poll_wait),
             ("max_retry_after", max_retry_after),
         ):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -367,7 +369,7 @@ class SlidingWindowLimiter:
         self.slowdown = float(slowdown)
         self.cooldown = float(cooldown)
         self.send_reserve = float(send_reserve)
-        self.max_lane_wait = float(max_lane_wait)
+        self.max_poll_wait = float(max_poll_wait)
         self.max_retry_after = float(max_retry_after)
         self.max_waiting = max_waiting
         self.granted = 0
@@ -378,11 +380,11 @@ class SlidingWindowLimiter:
         # Granted slots whose requests have not left yet: they occupy every window.
         self._pending = 0
         # Waiting sends and retries (a heap), waiting reads and polls (a heap), and the
-        # reads and polls again in arrival order, to find the oldest for ageing.  Entries
+        # polls again in arrival order, to find the oldest for ageing.  Entries
         # whose future is done (cancelled, expired) are skipped and counted in _dead.
         self._urgent: list[_Waiter] = []
         self._lanes: list[_Waiter] = []
-        self._lane_order: collections.deque[_Waiter] = collections.deque()
+        self._polls: collections.deque[_Waiter] = collections.deque()
         self._dead = 0
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -428,7 +430,8 @@ class SlidingWindowLimiter:
         waiter = _Waiter(int(priority), next(self._seq), now, fut)
         if priority >= Priority.READ:
             heapq.heappush(self._lanes, waiter)
-            self._lane_order.append(waiter)
+            if priority is Priority.POLL:
+                self._polls.append(waiter)
         else:
             heapq.heappush(self._urgent, waiter)
         self._dispatch()
@@ -555,7 +558,7 @@ class SlidingWindowLimiter:
             self._timer = None
         waiters = [*self._urgent, *self._lanes]
         self._urgent, self._lanes = [], []
-        self._lane_order.clear()
+        self._polls.clear()
         for w in waiters:
             if not w.fut.done():
                 w.fut.set_exception(ClientClosedError("the client was closed while waiting"))
@@ -628,7 +631,7 @@ class SlidingWindowLimiter:
             self._lanes = [w for w in self._lanes if not w.fut.done()]
             heapq.heapify(self._urgent)
             heapq.heapify(self._lanes)
-            self._lane_order = collections.deque(w for w in self._lane_order if not w.fut.done())
+            self._polls = collections.deque(w for w in self._polls if not w.fut.done())
             self._dead = 0
 
     def _pop_done(self, heap: list[_Waiter]) -> None:
@@ -640,7 +643,7 @@ class SlidingWindowLimiter:
         if self._closed or self._loop is None:
             return
         now = self._loop.time()
-        urgent, lanes, order = self._urgent, self._lanes, self._lane_order
+        urgent, lanes, order = self._urgent, self._lanes, self._polls
         wake = math.inf
         while True:
             self._pop_done(urgent)
@@ -650,7 +653,7 @@ class SlidingWindowLimiter:
             if not urgent and not lanes:
                 break
             oldest = order[0] if order else None
-            aged = oldest is not None and oldest.arrived + self.max_lane_wait <= now
+            aged = oldest is not None and oldest.arrived + self.max_poll_wait <= now
             if aged:
                 assert oldest is not None
                 waiter, as_priority = oldest, int(Priority.SEND)
@@ -662,7 +665,7 @@ class SlidingWindowLimiter:
             if at > now:
                 wake = at
                 if oldest is not None and not aged:
-                    wake = min(wake, oldest.arrived + self.max_lane_wait)
+                    wake = min(wake, oldest.arrived + self.max_poll_wait)
                 break
             # Granted: the waiter's entry leaves its heap lazily (its future is now done).
             waiter.fut.set_result(self._grant())

@@ -27,8 +27,6 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from ._errors import ResponseDecodeError
-
 #: Postman stamps every time in Singapore time; a naive timestamp is read as such.
 SGT = dt.timezone(dt.timedelta(hours=8), "SGT")
 
@@ -340,7 +338,7 @@ def _attempt(wire: _WireAttempt) -> Attempt:
     )
 
 
-def _message(wire: _WireMessage) -> Message:
+def message_from_wire(wire: _WireMessage) -> Message:
     raw_attempts = wire.attempts or wire.message_attempts or ()
     attempts = tuple(_attempt(a) for a in raw_attempts)
     batch_id = wire.batch_id
@@ -370,70 +368,15 @@ def _message(wire: _WireMessage) -> Message:
     )
 
 
-_message_decoder = msgspec.json.Decoder(_WireMessage)
-_page_decoder = msgspec.json.Decoder(_WirePage)
-_receipt_decoder = msgspec.json.Decoder(_WireReceipt)
+message_decoder = msgspec.json.Decoder(_WireMessage)
+page_decoder = msgspec.json.Decoder(_WirePage)
+receipt_decoder = msgspec.json.Decoder(_WireReceipt)
 _send_encoder = msgspec.json.Encoder()
 
 
 def encode_send(request: SendRequest) -> bytes:
     """Encode a single-send body."""
     return _send_encoder.encode(request)
-
-
-#: What decoding a bad body can raise; RecursionError comes from very deeply nested JSON.
-_DECODE_FAILURES = (msgspec.DecodeError, ValueError, RecursionError)
-
-
-def _decode_error(what: str, status: int, body: bytes, exc: Exception) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        f"Postman answered HTTP {status} but the body is not a valid {what}: {exc}",
-        status=status,
-        body=body,
-    )
-
-
-def decode_message(body: bytes, status: int = 200) -> Message:
-    """Decode a message object, raising :class:`ResponseDecodeError` on a bad body."""
-    try:
-        return _message(_message_decoder.decode(body))
-    except _DECODE_FAILURES as exc:
-        raise _decode_error("message object", status, body, exc) from exc
-
-
-def decode_page(body: bytes, status: int = 200) -> Page:
-    """Decode a ``{data, pageData}`` list page."""
-    try:
-        wire = _page_decoder.decode(body)
-        return Page(tuple(_message(m) for m in wire.data), wire.page_data)
-    except _DECODE_FAILURES as exc:
-        raise _decode_error("message list page", status, body, exc) from exc
-
-
-def decode_receipt(body: bytes, status: int = 201) -> BatchReceipt:
-    """Decode a batch-upload receipt."""
-    try:
-        wire = _receipt_decoder.decode(body)
-    except _DECODE_FAILURES as exc:
-        raise _decode_error("batch receipt", status, body, exc) from exc
-    if wire.is_valid is None and wire.batch_id is None:
-        raise ResponseDecodeError(
-            f"Postman answered HTTP {status} to a batch upload with neither isValid nor batchId",
-            status=status,
-            body=body,
-        )
-    # Without ``isValid``, a batch ID means Postman accepted the file: reporting
-    # it as refused would invite a resend that texts every recipient twice.
-    is_valid = wire.is_valid if wire.is_valid is not None else wire.batch_id is not None
-    return BatchReceipt(
-        is_valid=is_valid,
-        batch_id=wire.batch_id,
-        report_url=wire.report_url,
-        num_rows=wire.num_rows,
-        num_errors=wire.num_errors,
-        file_has_avoidable_expensive_character=wire.file_has_avoidable_expensive_character,
-        file_has_unicode=wire.file_has_unicode,
-    )
 
 
 class ErrorDetails(msgspec.Struct, frozen=True):

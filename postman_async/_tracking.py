@@ -35,10 +35,11 @@ from ._errors import (
     PostmanError,
     RateLimitError,
     ServerError,
+    TrackingTimeoutError,
 )
 from ._models import BatchReceipt, Message, MessageStatus, Page
 from ._paging import CursorWalk
-from ._validate import path_segment
+from ._validate import check_timeout, path_segment
 
 logger = logging.getLogger(__name__)
 
@@ -432,3 +433,150 @@ class Tracker:
         self.retries += 1
         logger.info("message %s failed with %s; retrying it", message.id, message.error_code)
         return await self.source.retry(message.id)
+
+
+async def wait_until_final(
+    stream: AsyncIterator[Message],
+    latest: dict[str, Message],
+    wanted: set[str] | None,
+    timeout: float | None,
+    policy: TrackingPolicy,
+) -> dict[str, Message]:
+    """Drain a tracking stream into ``latest`` until it ends or ``timeout`` passes.
+
+    Raises:
+        TrackingTimeoutError: time ran out; it carries what is known.
+    """
+
+    async def consume() -> None:
+        async for message in stream:
+            latest[message.id] = message
+
+    task = asyncio.ensure_future(consume())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if done:
+        task.result()  # re-raise what tracking raised
+        return latest
+    now = dt.datetime.now(dt.UTC)
+    ids = wanted if wanted is not None else set(latest)
+    pending = {i for i in ids if i not in latest or not is_final(latest[i], policy, now)}
+    raise TrackingTimeoutError(
+        f"{len(pending)} of {len(ids)} messages were not final after {timeout:g} s",
+        messages=dict(latest),
+        pending=pending,
+    )
+
+
+class Follower:
+    """Campaign's tracking methods: follow messages and batches to their final status.
+
+    Mixed into :class:`~postman_async.Campaign`, which provides :meth:`_tracker`
+    and :attr:`_tracking_policy`.
+    """
+
+    __slots__ = ()
+
+    def _tracker(self) -> Tracker:
+        raise NotImplementedError
+
+    @property
+    def _tracking_policy(self) -> TrackingPolicy:
+        raise NotImplementedError
+
+    def track(
+        self,
+        messages: Iterable[Message | str] = (),
+        *,
+        batches: Iterable[BatchReceipt | str] = (),
+        retry_failed: bool | Collection[str] = False,
+    ) -> AsyncIterator[Message]:
+        """Follow messages (and whole batches) until every one is final.
+
+        Yields a :class:`Message` each time one changes status; ends when all
+        are final (``success``, ``failure``, or ``sent_to_telco`` that the
+        client's :class:`TrackingPolicy` counts as final).  All trackers of a
+        campaign share one polling loop at the lowest priority, reading
+        statuses a page of 1,000 at a time: sends never wait behind it.
+
+        Args:
+            messages: messages (as returned by :meth:`send`) or their IDs.
+                Passing messages lets the tracker stop reading pages sooner.
+            batches: batch receipts (from :meth:`send_batch`) or batch IDs.
+            retry_failed: retry messages that fail with a retryable delivery
+                error (``True``: ``recipient_unavailable``; or give the error
+                codes), within Postman's 3 attempts.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            ValidationError: a bad message or batch ID.
+
+        Example::
+
+            async for m in otp.track(sent):
+                print(m.id, m.latest_status)
+        """
+        codes: Collection[str]
+        if retry_failed is True:
+            codes = RETRYABLE_DELIVERY_ERRORS
+        elif retry_failed is False:
+            codes = ()
+        else:
+            codes = retry_failed
+        return self._tracker().follow(messages, batches, codes)
+
+    async def wait_for(
+        self,
+        messages: Iterable[Message | str],
+        *,
+        timeout: float | None = None,
+        retry_failed: bool | Collection[str] = False,
+    ) -> dict[str, Message]:
+        """Wait until every message is final; return them by ID.
+
+        Args:
+            messages: messages or message IDs.
+            timeout: seconds to wait at most (``None``: no limit).
+            retry_failed: as for :meth:`track`.
+
+        Raises:
+            TrackingTimeoutError: time ran out; it carries ``messages`` (latest
+                known) and ``pending`` (IDs not final yet).
+
+        Example::
+
+            final = await otp.wait_for([msg], timeout=60)
+            print(final[msg.id].latest_status)
+        """
+        if timeout is not None:
+            check_timeout(timeout)
+        items = list(messages)
+        known = {m.id: m for m in items if isinstance(m, Message)}
+        wanted = {m.id if isinstance(m, Message) else m for m in items}
+        stream = self.track(items, retry_failed=retry_failed)
+        return await wait_until_final(stream, known, wanted, timeout, self._tracking_policy)
+
+    async def wait_for_batch(
+        self,
+        batch: BatchReceipt | str,
+        *,
+        timeout: float | None = None,
+        retry_failed: bool | Collection[str] = False,
+    ) -> dict[str, Message]:
+        """Wait until every message of a batch is final; return them by ID.
+
+        Pass the :class:`BatchReceipt` from :meth:`send_batch` when you can:
+        it knows how many rows the batch has.
+
+        Raises:
+            TrackingTimeoutError: time ran out, with what is known so far.
+        """
+        if timeout is not None:
+            check_timeout(timeout)
+        stream = self.track(batches=[batch], retry_failed=retry_failed)
+        return await wait_until_final(stream, {}, None, timeout, self._tracking_policy)

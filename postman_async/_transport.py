@@ -13,7 +13,7 @@ headers (the key).
 
 from __future__ import annotations
 
-__all__ = ["EXCEPTION_MAP", "MAX_BODY_BYTES", "AiohttpTransport", "Failure"]
+__all__ = ["EXCEPTION_MAP", "MAX_BODY_BYTES", "AiohttpTransport", "Failure", "Session"]
 
 import asyncio
 import contextvars
@@ -36,6 +36,9 @@ from ._errors import (
 from ._exchange import Request, Response, TransportError, Upload
 from ._limits import Grant
 from ._version import __version__
+
+#: The aiohttp session type a caller may lend to :class:`~postman_async.PostmanClient`.
+Session = aiohttp.ClientSession
 
 #: Largest (decoded) response body read; anything bigger is refused, not buffered.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -167,6 +170,8 @@ class AiohttpTransport:
         session: a session to borrow (never closed here), or ``None`` to
             create one on first use.
         connect_timeout: seconds allowed to open a connection, per attempt.
+        max_connections: the size of the connection pool of a session created
+            here (aiohttp's default is 100).
     """
 
     def __init__(
@@ -174,7 +179,9 @@ class AiohttpTransport:
         *,
         session: aiohttp.ClientSession | None = None,
         connect_timeout: float = 10.0,
+        max_connections: int = 100,
     ) -> None:
+        self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
         self._connect_timeout = connect_timeout
@@ -193,6 +200,7 @@ class AiohttpTransport:
             trace.on_request_headers_sent.append(_on_headers_sent)
             trace.on_request_chunk_sent.append(_on_chunk_sent)
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 raise_for_status=False,
                 trace_configs=[trace],

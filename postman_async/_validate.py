@@ -249,3 +249,24 @@ def check_timeout(timeout: object, name: str = "timeout") -> float:
             f"{name} must be a finite number of seconds above 0 (at most a year), got {timeout!r}"
         )
     return float(timeout)
+
+
+def check_page_args(search: object, limit: object, max_limit: int) -> None:
+    """Check a listing's ``search`` (digits) and ``limit`` (page size)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
+        raise ValidationError(f"limit must be 1 to {max_limit} messages a page, got {limit!r}")
+    if search is not None and (
+        not isinstance(search, str) or not search.isascii() or not search.isdigit()
+    ):
+        raise ValidationError("search matches recipient numbers: give digits only, e.g. '9123'")
+
+
+def check_filename(name: object) -> str:
+    """Check an upload's file name: printable, no quotes, slashes or line breaks."""
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise ValidationError("filename must be a non-empty string of at most 255 characters")
+    if any(ch in name for ch in '\r\n\0"\\/') or not name.isprintable():
+        raise ValidationError(
+            f"filename {name!r} has control characters, quotes or slashes; use a plain name"
+        )
+    return name

@@ -20,14 +20,12 @@ from postman_async import (
     PageInfo,
     ResponseDecodeError,
 )
+from postman_async._decode import decode_message, decode_page, decode_receipt
 from postman_async._models import (
     SGT,
     ErrorDetails,
     SendRequest,
     decode_error_body,
-    decode_message,
-    decode_page,
-    decode_receipt,
     encode_send,
 )
 
@@ -822,7 +820,7 @@ def test_message_shaped_json(value: dict[str, object]) -> None:
 
 
 def test_message_repr_hides_recipient_and_values() -> None:
-    from postman_async._models import decode_message
+    from postman_async._decode import decode_message
 
     msg = decode_message(
         b'{"id": "message_1", "latestStatus": "sent", "recipient": "6591234567",'
