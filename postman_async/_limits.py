@@ -494,8 +494,8 @@ class SlidingWindowLimiter:
         """Seconds a request of ``priority`` asking now would wait, at the current pace.
 
         Counts the waiters it would queue behind (same or more urgent; for a
-        read or poll, also the ones that age ahead of it after
-        ``max_lane_wait``) and assumes that granted requests leave at once.
+        poll, the polls ahead of it once it is ``max_poll_wait`` old) and
+        assumes that granted requests leave at once.
         """
         if self._loop is None:
             return 0.0
@@ -507,12 +507,12 @@ class SlidingWindowLimiter:
         capacity = self._capacity(now, priority)
         wait = max(0.0, self._free_at(now, priority) - now)
         wait += (ahead // capacity) * self.window  # the queue ahead drains `capacity` a window
-        if priority >= Priority.READ:
-            # A waiting read or poll goes first once it is max_lane_wait old: the reads and
-            # polls that arrived before it then take the free slots before it does.
-            lanes = counts[Priority.READ] + counts[Priority.POLL]
+        if priority == Priority.POLL:
+            # A waiting poll goes first once it is max_poll_wait old, after the polls that
+            # arrived before it.
             first = max(0.0, self._free_at(now, Priority.SEND) - now)
-            aged = max(first, self.max_lane_wait) + (lanes // capacity) * self.window
+            polls = counts[Priority.POLL]
+            aged = max(first, self.max_poll_wait) + (polls // capacity) * self.window
             wait = min(wait, aged)
         return wait
 
