@@ -9,6 +9,15 @@ from ._batch import BatchRows
 from ._bulk import SendResult
 from ._campaign import Campaign
 from ._client import PostmanClient
+from ._email import EmailAccount
+from ._email_models import (
+    AttachmentInfo,
+    EmailClassification,
+    EmailMessage,
+    EmailPage,
+    EmailParams,
+    EmailStatus,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -54,6 +63,7 @@ __all__ = [
     "APITimeoutError",
     "Admission",
     "AmbiguousSendPolicy",
+    "AttachmentInfo",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
@@ -62,6 +72,12 @@ __all__ = [
     "BatchRows",
     "Campaign",
     "ClientClosedError",
+    "EmailAccount",
+    "EmailClassification",
+    "EmailMessage",
+    "EmailPage",
+    "EmailParams",
+    "EmailStatus",
     "GoneError",
     "Grant",
     "Language",

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Final
 
 from ._batch import TEST_MAX_ROWS
 from ._campaign import Campaign
+from ._email import EmailAccount, email_limiter_id
+from ._email_validate import check_email_key
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
 from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimiter
@@ -89,6 +91,10 @@ class PostmanClient:
     TEST_URL: Final = "https://test.postman.gov.sg/api/v2"
     #: Load-test environment: book it first; messages never reach phones.
     LOADTEST_URL: Final = "https://loadtest.postman.gov.sg/api/v2"
+    #: Postman's v1 ("Legacy") API, which sends transactional email (see :meth:`email`).
+    EMAIL_PRODUCTION_URL: Final = "https://api.postman.gov.sg/v1"
+    #: Staging of the v1 API.
+    EMAIL_STAGING_URL: Final = "https://api-staging.postman.gov.sg/v1"
 
     def __init__(
         self,
@@ -244,3 +250,44 @@ class PostmanClient:
         """The rate limiter shared by a campaign's handles, or ``None`` before the first."""
         entry = self._campaigns.get(campaign_id)
         return None if entry is None else entry.limiter
+
+    def email(
+        self,
+        *,
+        api_key: str,
+        base_url: str = EMAIL_PRODUCTION_URL,
+        tps: int | Default | None = DEFAULT,
+    ) -> EmailAccount:
+        """Return a handle for transactional email through Postman's v1 API.
+
+        Args:
+            api_key: a v1 API key of your Postman account (``<name>_v1_...``).
+            base_url: :attr:`EMAIL_PRODUCTION_URL` (default),
+                :attr:`EMAIL_STAGING_URL`, or a mock server's ``email_base_url``.
+            tps: sends per second the account may make (default 10); every
+                key and handle of one account shares this budget (the limiter
+                is keyed ``email:<name>``, never by the key).  ``None`` turns
+                client-side limiting off.  Reads are never limited.
+
+        Raises:
+            ValidationError: a key that is not a v1 key, a bad ``base_url``, or
+                a ``tps`` that disagrees with the account's existing limiter.
+
+        Example::
+
+            mail = client.email(api_key=os.environ["POSTMAN_EMAIL_API_KEY"])
+            msg = await mail.send("tan@example.com", "Hello", "<p>Hi</p>")
+        """
+        self._check_open()
+        key, account = check_email_key(api_key)
+        url = check_base_url(base_url)
+        shared = self._shared_for(email_limiter_id(account), tps)
+        return EmailAccount(
+            account,
+            key=key,
+            base_url=url,
+            requests=self._requests,
+            limiter=shared.limiter,
+            tps=shared.tps,
+            timeout=self.timeout,
+        )

@@ -56,7 +56,10 @@ __all__ = [
 import typing
 
 if typing.TYPE_CHECKING:
-    from ._models import BatchReceipt, Message
+    from ._models import BatchReceipt
+
+#: The message type a tracking timeout carries (an SMS ``Message`` or an ``EmailMessage``).
+_M = typing.TypeVar("_M")
 
 #: How much of a response body an exception keeps (bodies can be large HTML pages).
 _BODY_LIMIT = 2048
@@ -149,15 +152,16 @@ class BatchRejectedError(PostmanError):
         self.receipt = receipt
 
 
-class TrackingTimeoutError(PostmanError):
+class TrackingTimeoutError(PostmanError, typing.Generic[_M]):
     """``wait_for`` ran out of time before every message was final.
 
     Attributes:
-        messages: the latest known state of every message seen so far.
+        messages: the latest known state of every message seen so far
+            (:class:`~postman_async.Message` or :class:`~postman_async.EmailMessage`).
         pending: IDs that were not final yet (or never seen).
     """
 
-    def __init__(self, message: str, *, messages: dict[str, Message], pending: set[str]) -> None:
+    def __init__(self, message: str, *, messages: dict[str, _M], pending: set[str]) -> None:
         super().__init__(message)
         self.messages = messages
         self.pending = pending
@@ -235,7 +239,7 @@ class APIError(PostmanError):
         if self.trace_id:
             text += f" (trace id {self.trace_id})"
         if self.message_may_exist:
-            text += "; the SMS may have been created, reconcile before sending again"
+            text += "; the message may have been created, reconcile before sending again"
         return text
 
 

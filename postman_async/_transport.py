@@ -42,6 +42,8 @@ Session = aiohttp.ClientSession
 
 #: Largest (decoded) response body read; anything bigger is refused, not buffered.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Bodies larger than this go to aiohttp as a stream (its own threshold for a warning).
+_LARGE_BYTES_BODY = 1024 * 1024
 _CHUNK = 64 * 1024
 
 # The grant of the request being sent by the current task (and the tasks it starts,
@@ -282,7 +284,7 @@ class AiohttpTransport:
     async def _exchange(
         self, request: Request, session: aiohttp.ClientSession, departure: _Departure
     ) -> Response:
-        data: bytes | aiohttp.FormData | None = request.json
+        data: bytes | io.BytesIO | aiohttp.FormData | None = _streamed(request.json)
         content_type: dict[str, str] = {}
         files: list[io.BufferedReader] = []
         if request.json is not None:
@@ -309,7 +311,7 @@ class AiohttpTransport:
         request: Request,
         session: aiohttp.ClientSession,
         departure: _Departure,
-        data: bytes | aiohttp.FormData | None,
+        data: bytes | io.BytesIO | aiohttp.FormData | None,
         content_type: dict[str, str],
     ) -> Response:
         remaining = request.timeout
@@ -345,14 +347,25 @@ def _form(
     for name, value in fields:
         form.add_field(name, value)
     for up in uploads:
-        payload: bytes | io.BufferedReader
+        payload: bytes | io.BytesIO | io.BufferedReader
         if isinstance(up.source, bytes):
-            payload = up.source
+            big = len(up.source) > _LARGE_BYTES_BODY
+            payload = io.BytesIO(up.source) if big else up.source
         else:
             payload = up.source.open("rb")
             files.append(payload)
         form.add_field(up.field, payload, filename=up.filename, content_type=up.content_type)
     return form
+
+
+def _streamed(data: bytes | None) -> bytes | io.BytesIO | None:
+    """Wrap a body of more than 1 MiB in a stream, as aiohttp asks (it warns otherwise).
+
+    An email's JSON body or an in-memory attachment can be several MiB.
+    """
+    if data is not None and len(data) > _LARGE_BYTES_BODY:
+        return io.BytesIO(data)
+    return data
 
 
 async def _read_body(resp: aiohttp.ClientResponse, request: Request) -> bytes:

@@ -19,10 +19,20 @@ Example:
     ...         assert response.status == 201
     ...     server.state.advance(5)  # the message is now "success"
 
+The v1 email API is served beside it at ``server.email_base_url`` (key:
+``server.email_api_key``; state: ``server.state.email``).
+
 From a shell: ``python -m postman_async.testing --port 8080`` (``--tls`` for HTTPS).
 """
 
 from ._app import make_app
+from ._email_state import (
+    EMAIL_TEST_ADDRESSES,
+    EmailOutcome,
+    MockEmail,
+    MockEmailAccount,
+    MockEmailMessage,
+)
 from ._environments import ENVIRONMENTS
 from ._factory import MockFactory
 from ._faults import FaultConfig
@@ -37,18 +47,23 @@ from ._stats import ENDPOINTS, Stats
 from ._transport import MockTransport, Request, Response, TransportError
 
 __all__ = [
+    "EMAIL_TEST_ADDRESSES",
     "ENDPOINTS",
     "ENVIRONMENTS",
     "PROFILES",
     "TEST_NUMBERS",
     "CampaignOptions",
     "DeliveryError",
+    "EmailOutcome",
     "FaultConfig",
     "FaultScript",
     "Leniency",
     "MockAttempt",
     "MockBatch",
     "MockCampaign",
+    "MockEmail",
+    "MockEmailAccount",
+    "MockEmailMessage",
     "MockFactory",
     "MockMessage",
     "MockPostman",

@@ -17,6 +17,7 @@ from ._batch_csv import (
     parse_batch_csv,
 )
 from ._checks import content_problem, language_problem, recipient_problem, values_problem
+from ._email_app import add_email_routes
 from ._gate import Gate, Handler, json_response
 from ._leniency import Leniency
 from ._mock_campaign import MockCampaign
@@ -56,6 +57,7 @@ def make_app(state: MockPostman) -> web.Application:
     for method, path, endpoint, handler in routes:
         app.router.add_route(method, campaign + path, gate.wrap(endpoint, handler))
     add_admin_routes(app, state)
+    add_email_routes(app, state)
     app.router.add_route("*", "/{tail:.*}", _route_not_found)
     return app
 

@@ -73,6 +73,16 @@ class MockServer:
         """First API key of ``campaign``."""
         return self.campaign.api_keys[0]
 
+    @property
+    def email_base_url(self) -> str:
+        """The v1 email API's base URL, e.g. ``http://127.0.0.1:8080/v1``."""
+        return self.url + "/v1"
+
+    @property
+    def email_api_key(self) -> str:
+        """First v1 API key of the first email account."""
+        return next(iter(self.state.email.accounts.values())).api_keys[0]
+
 
 @contextlib.asynccontextmanager
 async def serve_mock(
@@ -107,6 +117,8 @@ async def serve_mock(
         ready = state.add_campaign(**campaign)
     else:
         ready = next(iter(state.campaigns.values()))
+    if not state.email.accounts:
+        state.email.add_account()
     runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
     await runner.setup()
     try:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from ._batch_csv import CsvRow
 from ._clock import LifecycleClock
+from ._email_state import MockEmail
 from ._environments import Environment
 from ._faults import FaultConfig, FaultInjector
 from ._leniency import Leniency
@@ -99,6 +100,8 @@ class MockPostman:
         #: Scripted faults: what the next requests to an endpoint get.
         self.script = FaultScript()
         self._sequence = 0
+        #: The v1 email API's accounts and emails (same lifecycle clock).
+        self.email = MockEmail(self.clock, lambda: self.monotonic())  # noqa: PLW0108 - late-bound
 
     @property
     def speed(self) -> float:
@@ -220,6 +223,7 @@ class MockPostman:
         self.batches.clear()
         self.reports.clear()
         self.stats.reset()
+        self.email.reset()
         for campaign in self.campaigns.values():
             campaign.clear()
 
