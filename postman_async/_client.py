@@ -14,6 +14,7 @@ from ._email import EmailAccount, email_limiter_id
 from ._email_validate import check_email_key
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
+from ._lifecycle import creation_site
 from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimiter
 from ._request import RequestLoop
 from ._retry import RetryPolicy
@@ -121,6 +122,7 @@ class PostmanClient:
         #: The retry policy in use.
         self.retry_policy = retry_policy or RetryPolicy()
         self._requests = RequestLoop(transport=transport, retry=self.retry_policy)
+        self._requests.binding.origin = creation_site()
         if max_waiting is not None and limiter_factory is not None:
             raise ValidationError(
                 "give max_waiting to the limiters your limiter_factory makes, not to the client"
@@ -172,9 +174,18 @@ class PostmanClient:
         """Close the client: waiting calls fail with ClientClosedError, the session closes.
 
         A session passed in by the caller is left open.  Closing twice is fine.
+
+        Raises:
+            WrongEventLoopError: called from another event loop while the
+                client's own still runs (close it there).  After its loop has
+                closed, closing from any loop closes the connections.
         """
         if self._state is _State.CLOSED:
             return
+        binding = self._requests.binding
+        bound = binding.foreign()
+        if bound is not None and not bound.is_closed():
+            raise binding.error(bound)
         self._state = _State.CLOSED
         shared = list(self._campaigns.values())
         for entry in shared:

@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 import random
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
@@ -29,6 +30,7 @@ from ._errors import (
     error_class_for,
 )
 from ._exchange import Request, Response, Transport, TransportError, Upload
+from ._lifecycle import LoopBinding
 from ._limits import Priority, RateLimiter
 from ._models import decode_error_body
 from ._retry import AmbiguousSendPolicy, RetryPolicy, decide, parse_retry_after
@@ -117,6 +119,31 @@ class RequestLoop:
         self._closed = False
         # Retry backoffs under way: aclose() ends them at once.
         self._sleepers: set[asyncio.Future[None]] = set()
+        #: The event loop the calls run on (bound by the first call).
+        self.binding = LoopBinding()
+
+    def __del__(self) -> None:
+        # Garbage collected while open after running calls: say where the client was
+        # made, and close what can be closed without a loop.
+        binding = getattr(self, "binding", None)
+        if binding is None or binding.loop is None or binding.origin is None or self._closed:
+            return  # never ran, closed, or not a client's (an internal or test loop)
+        self._closed = True
+        warnings.warn(
+            f"PostmanClient created at {self.binding.origin} was garbage collected while "
+            "open; close it: `async with PostmanClient(...) as client:` or "
+            "`await client.close()`",
+            ResourceWarning,
+            source=self,
+            stacklevel=1,
+        )
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """Close the transport's connections without a loop, if it can."""
+        abandon: Callable[[], None] | None = getattr(self.transport, "abandon", None)
+        if abandon is not None:
+            abandon()
 
     @property
     def closed(self) -> bool:
@@ -124,7 +151,20 @@ class RequestLoop:
         return self._closed
 
     async def aclose(self) -> None:
-        """End backoffs under way with ClientClosedError; close the transport."""
+        """End backoffs under way with ClientClosedError; close the transport.
+
+        Raises:
+            WrongEventLoopError: called from another loop while the client's own
+                loop still runs (from another loop after it closed, the
+                connections are closed without it).
+        """
+        bound = self.binding.foreign()
+        if bound is not None:
+            if not bound.is_closed():
+                raise self.binding.error(bound)
+            self._closed = True
+            self._abandon()
+            return
         self._closed = True
         for wake in self._sleepers:
             _wake(wake)
@@ -137,7 +177,7 @@ class RequestLoop:
             PostmanError: the subclass that explains the last failure, with
                 ``message_may_exist`` set when a send's outcome is unknown.
         """
-        loop = asyncio.get_running_loop()
+        loop = self.binding.check()
         deadline = loop.time() + call.timeout
         policy = self.retry
         may_exist = False  # an earlier attempt of this send may have created the message
