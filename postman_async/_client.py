@@ -6,12 +6,13 @@ __all__ = ["DEFAULT_TPS", "PostmanClient"]
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._batch import TEST_MAX_ROWS
 from ._campaign import Campaign
 from ._email import EmailAccount, email_limiter_id
 from ._email_validate import check_email_key
+from ._env import EnvConfig, read_env
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
 from ._lifecycle import creation_site
@@ -24,6 +25,7 @@ from ._transport import AiohttpTransport, Session
 from ._validate import Secret, check_api_key, check_base_url, check_timeout, check_tps, path_segment
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
 logger = logging.getLogger(__name__)
@@ -123,6 +125,7 @@ class PostmanClient:
         self.retry_policy = retry_policy or RetryPolicy()
         self._requests = RequestLoop(transport=transport, retry=self.retry_policy)
         self._requests.binding.origin = creation_site()
+        self._env: EnvConfig | None = None
         if max_waiting is not None and limiter_factory is not None:
             raise ValidationError(
                 "give max_waiting to the limiters your limiter_factory makes, not to the client"
@@ -142,6 +145,52 @@ class PostmanClient:
             batch_row_limit=TEST_MAX_ROWS if self.base_url == self.TEST_URL else None,
             tracking=self.tracking,
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> PostmanClient:
+        """A client for the API the environment names (the command line reads the same).
+
+        ``POSTMAN_BASE_URL``, or ``POSTMAN_ENV`` (``production``, ``test`` or
+        ``loadtest``), choose the API; neither means production.  The
+        environment is read and checked now; :meth:`campaign_from_env` then
+        gives the handle for ``POSTMAN_CAMPAIGN_ID`` and ``POSTMAN_API_KEY``.
+
+        Args:
+            environ: the variables to read (default ``os.environ``).
+            **options: any other argument of :class:`PostmanClient`.
+
+        Raises:
+            ValidationError: a variable is malformed (the key is never echoed).
+
+        Example::
+
+            async with PostmanClient.from_env() as client:
+                otp = client.campaign_from_env()
+                await otp.send("+65 9123 4567", {"otp": "123456"})
+        """
+        if "base_url" in options:
+            raise ValidationError(
+                "from_env() reads the base URL from POSTMAN_BASE_URL or POSTMAN_ENV; "
+                "to give it yourself, use PostmanClient(base_url=...)"
+            )
+        config = read_env(environ)
+        client = cls(base_url=config.base_url, **options)
+        client._env = config
+        return client
+
+    def campaign_from_env(self, *, tps: int | Default | None = DEFAULT) -> Campaign:
+        """The handle for ``POSTMAN_CAMPAIGN_ID`` with ``POSTMAN_API_KEY``.
+
+        Reads what :meth:`from_env` read, or ``os.environ`` now for a client
+        made otherwise.  ``tps`` is as for :meth:`campaign`.
+
+        Raises:
+            ValidationError: a variable is unset or malformed, or the key is of
+                another environment than the client's URL.
+        """
+        config = self._env if self._env is not None else read_env()
+        campaign_id, key = config.require()
+        return self.campaign(campaign_id, api_key=key.reveal(), tps=tps)
 
     def __repr__(self) -> str:
         return (
