@@ -12,7 +12,7 @@ import ssl
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import Literal, NoReturn
 
 from ._environments import ENVIRONMENTS
 from ._faults import FaultConfig
@@ -24,14 +24,15 @@ from ._state import MockPostman
 from ._tls import TlsUnavailableError, throwaway_tls
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Serve a mock Postman until Ctrl-C or SIGTERM; return the exit status.
 
     Prints the base URL, a ready campaign ID and its API key first, and with ``--tls`` the
     path of the CA certificate to trust (one JSON line ``{"base_url", "campaign_id",
-    "api_key", "environment", "ca_file"}`` with ``--json``).
+    "api_key", "environment", "ca_file"}`` with ``--json``), then the ``export`` lines
+    that point the ``postman-async`` commands at it.
     """
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
         faults = FaultConfig(
             server_error_rate=args.server_error_rate,
@@ -110,6 +111,12 @@ def _announce(args: argparse.Namespace, server: MockServer, ca_file: pathlib.Pat
     if ca_file is not None:
         print(f"ca_file:     {ca_file}   (trust this CA: ssl.create_default_context(cafile=...))")
     print(f"admin:       {server.url}/_mock/stats   (Ctrl-C to stop)", flush=True)
+    print("Point the postman-async commands at it:", flush=True)
+    print(f"  export POSTMAN_BASE_URL={base_url}", flush=True)
+    print(f"  export POSTMAN_CAMPAIGN_ID={campaign_id}", flush=True)
+    print(f"  export POSTMAN_API_KEY={api_key}", flush=True)
+    if ca_file is not None:
+        print(f"  export SSL_CERT_FILE={ca_file}", flush=True)
 
 
 @contextlib.contextmanager
@@ -139,14 +146,43 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m postman_async.testing",
+class _Help(argparse.HelpFormatter):
+    """Shows each option's default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default is not None and action.default is not False
+        if shown and action.default != argparse.SUPPRESS and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
+    return port
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, without the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=prog or "python -m postman_async.testing",
         description="Run a mock Postman v2 SMS API server.",
+        formatter_class=_Help,
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    add("--port", type=int, default=8080, help="port to listen on; 0 picks a free one")
+    add("--host", default="127.0.0.1", help="address to listen on")
+    add("--port", type=_port, default=8080, help="port to listen on; 0 picks a free one")
     add("--json", action="store_true", help="print the connection details as one JSON line")
     add(
         "--environment",

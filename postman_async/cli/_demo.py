@@ -1,9 +1,9 @@
 """The demo: fan out OTP sends to the embedded mock server and follow them to the end.
 
-``postman-async demo`` (or ``python -m postman_async demo``) starts a mock
-Postman on loopback, sends a few hundred OTPs through one campaign at its rate
-limit, waits for every message to reach a final status and prints what
-happened, including what the server itself saw.
+``postman-async demo`` starts a mock Postman on loopback, sends a few hundred
+OTPs through one campaign at its rate limit, follows every message to a final
+status with a live display of counts and rate budget, and prints what happened,
+including what the server itself saw.
 """
 
 from __future__ import annotations
@@ -14,14 +14,19 @@ import random
 import time
 from collections.abc import Sequence
 
-from ._client import PostmanClient
-from ._errors import PostmanError
-from ._models import Message, MessageStatus
-from ._tracking import TrackingPolicy
-from .testing import serve_mock
+from .._client import PostmanClient
+from .._errors import PostmanError
+from .._models import Message, MessageStatus
+from .._tracking import TrackingPolicy
+from ..testing import serve_mock
+from ._meter import RateMeter
+from ._output import Output
+from ._progress import Progress, Tally
 
 #: Test numbers that the mock (like Postman's test environment) fails on purpose.
 _FAILING_NUMBERS = ("6511111111", "6511112222", "6511113333", "6511119999")
+#: Requests that read statuses, as the mock counts them.
+_READS = ("get_message", "list_messages", "list_batch_messages")
 
 
 def _recipients(count: int, failing_share: float, rng: random.Random) -> list[str]:
@@ -34,45 +39,55 @@ def _recipients(count: int, failing_share: float, rng: random.Random) -> list[st
     return numbers
 
 
-async def run_demo(*, sends: int = 200, tps: int = 10, speed: float = 4.0, seed: int = 7) -> int:
+async def run_demo(
+    *,
+    sends: int = 200,
+    tps: int = 10,
+    speed: float = 4.0,
+    seed: int = 7,
+    out: Output | None = None,
+) -> int:
     """Run the demo; return a process exit code (0 when every call ended as expected)."""
+    out = out or Output()
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
     recipients = _recipients(sends, 0.05, rng)
     policy = TrackingPolicy(min_interval=0.5, max_interval=4.0)
-    print(f"Starting a mock Postman (rate limit {tps} requests/s per campaign, sliding window)...")
+    meter = RateMeter()
+    out.print(f"Starting a mock Postman (rate limit {tps} requests/s per campaign)...")
     async with serve_mock(tps=tps, variables=("otp",)) as server:
         server.state.speed = speed
-        print(f"  {server.base_url}  campaign {server.campaign_id}")
-        print(f"Sending {sends} OTPs through one campaign at tps={tps}; tracking every one...\n")
+        out.print(f"  {server.base_url}  campaign {server.campaign_id}")
+        out.print(f"Sending {sends} OTPs through one campaign at tps={tps}; tracking every one.")
         started = time.perf_counter()
-        async with PostmanClient(base_url=server.base_url, tracking=policy) as client:
+        tally = Tally(expected=sends)
+        sent_at: list[float] = []
+        async with (
+            PostmanClient(
+                base_url=server.base_url, tracking=policy, limiter_factory=meter.factory
+            ) as client,
+            Progress("demo", tally, out.stdout, meter=meter) as progress,
+        ):
             otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=tps)
-            sent_at: list[float] = []
 
             async def send_and_follow(number: str) -> Message | PostmanError:
                 try:
                     code = f"{rng.randrange(10**6):06d}"
                     message = await otp.send(number, {"otp": code}, timeout=sends / tps + 30)
                     sent_at.append(time.perf_counter())
-                    final = await otp.wait_for([message], timeout=120)
-                    return final[message.id]
+                    tally.update(message)
+                    progress.changed()
+                    async for update in otp.track([message]):
+                        tally.update(update)
+                        progress.changed()
+                        message = update
                 except PostmanError as exc:
                     return exc
+                return message
 
             outcomes = await asyncio.gather(*(send_and_follow(n) for n in recipients))
-            wall = time.perf_counter() - started
-            status_reads = otp.status_reads
+        wall = time.perf_counter() - started
         stats = server.campaign.stats
-        print(
-            _summary(
-                outcomes,
-                sent_at=sent_at,
-                wall=wall,
-                tps=tps,
-                status_reads=status_reads,
-                stats=stats,
-            )
-        )
+        out.print(_summary(outcomes, sent_at=sent_at, wall=wall, tps=tps, stats=stats))
         errors = [o for o in outcomes if isinstance(o, PostmanError)]
         return 1 if errors or stats.rate_limited else 0
 
@@ -83,7 +98,6 @@ def _summary(
     sent_at: list[float],
     wall: float,
     tps: int,
-    status_reads: int,
     stats: object,
 ) -> str:
     messages = [o for o in outcomes if isinstance(o, Message)]
@@ -95,7 +109,8 @@ def _summary(
     # (so bursts of `tps` at the start of each window read as at most `tps`).
     span = (max(sent_at) - min(sent_at) + 1.0) if sent_at else 0.0
     achieved = len(sent_at) / span if span else 0.0
-    requests = getattr(stats, "requests", {})
+    requests: dict[str, int] = getattr(stats, "requests", {})
+    reads = sum(requests.get(name, 0) for name in _READS)
     lines = [
         "Summary",
         f"  sent (created)          {len(sent_at)}",
@@ -106,8 +121,8 @@ def _summary(
         + (f"  ({', '.join(sorted({type(e).__name__ for e in errors}))})" if errors else ""),
         f"  send rate (sustained)   {achieved:.2f} requests/s against a limit of {tps}"
         f" ({achieved / tps:.0%})",
-        f"  status reads            {status_reads} calls for {len(messages)} messages"
-        f" ({status_reads / max(1, len(messages)):.3f} per message)",
+        f"  status reads            {reads} calls for {len(messages)} messages"
+        f" ({reads / max(1, len(messages)):.3f} per message)",
         f"  server: 429s            {getattr(stats, 'rate_limited', '?')}",
         f"  server: busiest second  {getattr(stats, 'max_received_in_window', '?')} requests"
         f" (limit {tps})",
