@@ -20,6 +20,7 @@ from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimite
 from ._request import RequestLoop
 from ._retry import RetryPolicy
 from ._shared import DEFAULT, CampaignSettings, Default, Shared
+from ._telemetry import create as create_telemetry
 from ._tracking import TrackingPolicy
 from ._transport import AiohttpTransport, Session
 from ._validate import Secret, check_api_key, check_base_url, check_timeout, check_tps, path_segment
@@ -76,6 +77,11 @@ class PostmanClient:
         transport: what performs each HTTP attempt; by default aiohttp
             (:class:`postman_async.testing.MockTransport` in unit tests).
             Excludes ``session`` and ``connect_timeout``.
+        tracer_provider: an OpenTelemetry ``TracerProvider`` for the client's
+            spans (default: the global one).  Spans and metrics are recorded
+            only when ``opentelemetry-api`` is installed (the ``otel`` extra).
+        meter_provider: an OpenTelemetry ``MeterProvider`` for its metrics
+            (default: the global one).
         max_waiting: the most calls that may wait for one campaign's rate
             budget at once; later calls fail at once with
             :class:`LimiterTimeoutError` (``None``: no cap).  Applies to the
@@ -111,6 +117,8 @@ class PostmanClient:
         tracking: TrackingPolicy | None = None,
         transport: Transport | None = None,
         max_waiting: int | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         #: The API base URL in use.
         self.base_url = check_base_url(base_url)
@@ -123,7 +131,11 @@ class PostmanClient:
             raise ValidationError("give either transport= or session=, not both")
         #: The retry policy in use.
         self.retry_policy = retry_policy or RetryPolicy()
-        self._requests = RequestLoop(transport=transport, retry=self.retry_policy)
+        self._requests = RequestLoop(
+            transport=transport,
+            retry=self.retry_policy,
+            telemetry=create_telemetry(tracer_provider, meter_provider),
+        )
         self._requests.binding.origin = creation_site()
         self._env: EnvConfig | None = None
         if max_waiting is not None and limiter_factory is not None:

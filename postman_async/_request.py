@@ -31,9 +31,10 @@ from ._errors import (
 )
 from ._exchange import Request, Response, Transport, TransportError, Upload
 from ._lifecycle import LoopBinding
-from ._limits import Priority, RateLimiter
+from ._limits import Grant, Priority, RateLimiter
 from ._models import decode_error_body
 from ._retry import AmbiguousSendPolicy, RetryPolicy, decide, parse_retry_after
+from ._telemetry import CallSpan, Telemetry
 from ._validate import Secret
 
 logger = logging.getLogger("postman_async")
@@ -102,6 +103,7 @@ class RequestLoop:
         max_retry_after: the longest a ``Retry-After`` header can make a call
             wait between attempts, seconds.
         rand: the random source for backoff jitter.
+        telemetry: OpenTelemetry spans and metrics, or ``None``.
     """
 
     def __init__(
@@ -111,8 +113,11 @@ class RequestLoop:
         retry: RetryPolicy,
         max_retry_after: float = 60.0,
         rand: Callable[[], float] = random.random,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.transport = transport
+        #: Spans and metrics (``None``: OpenTelemetry is not installed).
+        self.telemetry = telemetry
         self.retry = retry
         self.max_retry_after = max_retry_after
         self._rand = rand
@@ -178,6 +183,14 @@ class RequestLoop:
                 ``message_may_exist`` set when a send's outcome is unknown.
         """
         loop = self.binding.check()
+        if self.telemetry is None:
+            return await self._perform(call, loop, None)
+        with self.telemetry.call(call) as span:
+            return await self._perform(call, loop, span)
+
+    async def _perform(
+        self, call: Call, loop: asyncio.AbstractEventLoop, span: CallSpan | None
+    ) -> Response:
         deadline = loop.time() + call.timeout
         policy = self.retry
         may_exist = False  # an earlier attempt of this send may have created the message
@@ -187,7 +200,7 @@ class RequestLoop:
                 self._check_open(call)
                 started = loop.time()
                 _admit(call, deadline - started, last)
-                grant = await call.limiter.acquire(call.priority, timeout=deadline - started)
+                grant = await _acquire(call, deadline - started, span)
                 if grant is None:
                     if last is not None:
                         raise last
@@ -211,7 +224,11 @@ class RequestLoop:
                     grant=grant,
                 )
                 try:
-                    response = await self.transport.handle(request)
+                    handle = self.transport.handle
+                    if span is None:
+                        response = await handle(request)
+                    else:
+                        response = await span.attempt(attempt, handle, request)
                 except TransportError as failed:
                     outcome = _Outcome.from_failure(call, failed, policy)
                 else:
@@ -229,6 +246,8 @@ class RequestLoop:
                     delay = max(delay, min(retry_after, self.max_retry_after))
                 if loop.time() + delay >= deadline:
                     raise error
+                if span is not None:
+                    span.retry(outcome.describe.removeprefix("HTTP "))
                 logger.info(
                     "%s: %s on attempt %d of %d; retrying in %.2f s",
                     call.where,
@@ -413,6 +432,14 @@ def _api_error(call: Call, response: Response, retry_after: float | None) -> API
         body=response.body,
         retry_after=retry_after,
     )
+
+
+async def _acquire(call: Call, timeout: float, span: CallSpan | None) -> Grant | None:
+    """Wait for the call's budget (reported to telemetry when on)."""
+    if span is None:
+        return await call.limiter.acquire(call.priority, timeout=timeout)
+    with span.waiting():
+        return await call.limiter.acquire(call.priority, timeout=timeout)
 
 
 def _admit(call: Call, remaining: float, last: PostmanError | None) -> None:
