@@ -125,7 +125,9 @@ class Telemetry:
             attributes=attributes,
         )
         record = CallSpan(self, span, call, where)
-        with self._trace.use_span(span, end_on_exit=True, record_exception=False) as current:
+        with self._trace.use_span(
+            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+        ) as current:
             try:
                 yield record
             except BaseException as exc:
@@ -184,7 +186,9 @@ class CallSpan:
             span.set_attribute("http.request.resend_count", number - 1)
         started = time.perf_counter()
         try:
-            with trace.use_span(span, end_on_exit=True, record_exception=False):
+            with trace.use_span(
+                span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+            ):
                 try:
                     response = await send(request)
                 except BaseException as exc:
