@@ -504,17 +504,29 @@ class SlidingWindowLimiter:
         ahead = sum(counts[: priority + 1])
         if not ahead and self._next_free(now, priority) <= now:
             return 0.0
-        capacity = self._capacity(now, priority)
         wait = max(0.0, self._free_at(now, priority) - now)
-        wait += (ahead // capacity) * self.window  # the queue ahead drains `capacity` a window
+        wait += self._windows(now, ahead, priority) * self.window
         if priority == Priority.POLL:
             # A waiting poll goes first once it is max_poll_wait old, after the polls that
             # arrived before it.
             first = max(0.0, self._free_at(now, Priority.SEND) - now)
             polls = counts[Priority.POLL]
-            aged = max(first, self.max_poll_wait) + (polls // capacity) * self.window
+            aged = (
+                max(first, self.max_poll_wait) + self._windows(now, polls, priority) * self.window
+            )
             wait = min(wait, aged)
         return wait
+
+    def _windows(self, now: float, ahead: int, priority: int) -> int:
+        """Whole windows the ``ahead`` waiters take to drain (fewer a window while cooling down)."""
+        capacity = self._capacity(now, priority)
+        full = self._capacity(max(now, self._cooldown_until), priority)
+        if capacity >= full:
+            return ahead // capacity
+        cooling = math.ceil((self._cooldown_until - now) / self.window)
+        if ahead < cooling * capacity:
+            return ahead // capacity
+        return cooling + (ahead - cooling * capacity) // full
 
     def admit(self, priority: Priority, timeout: float | None) -> None:
         """Refuse at once a call that cannot get a slot within ``timeout`` seconds.

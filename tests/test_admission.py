@@ -229,3 +229,31 @@ def test_polls_age_ahead_of_a_send_queue() -> None:
     estimate, served = run_virtual(main)
     assert served == pytest.approx(1.0)
     assert estimate == pytest.approx(1.0)
+
+
+def test_the_estimate_counts_the_cooldown_after_a_429_then_the_full_rate() -> None:
+    """After a 429 the rate halves for 5 s: the estimate uses both rates, and it holds."""
+    limiter = SlidingWindowLimiter(10, margin=0.0, cooldown=5.0, slowdown=0.5)
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        for _ in range(10):
+            (await limiter.acquire(Priority.SEND)).sent()  # type: ignore[union-attr]
+        limiter.slow_down(None)  # 5 a window for 5 s
+
+        async def leave() -> None:
+            (await limiter.acquire(Priority.SEND)).sent()  # type: ignore[union-attr]
+
+        waiters = [asyncio.create_task(leave()) for _ in range(60)]
+        await asyncio.sleep(0)
+        estimate = limiter.expected_wait(Priority.SEND)
+        grant = await limiter.acquire(Priority.SEND)
+        assert grant is not None
+        served = loop.time()
+        await asyncio.gather(*waiters)
+        return estimate, served
+
+    estimate, served = run_virtual(main)
+    # 60 ahead: 5 windows at 5 (25), then 35 at 10 a window (3 more whole windows).
+    assert estimate == pytest.approx(1.0 + 8 * 1.0)
+    assert served == pytest.approx(estimate, abs=1.0)
