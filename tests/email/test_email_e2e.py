@@ -170,7 +170,7 @@ async def test_validation_spends_nothing(mail: EmailAccount, server: MockServer)
         with pytest.raises(ValidationError):
             await mail.send(**fields)  # type: ignore[arg-type]
     assert server.state.email.stats.requests["email_send"] == 0
-    assert mail.limiter.snapshot().in_window == 0  # type: ignore[attr-defined]
+    assert mail.limiter.snapshot().grants_in_window == 0  # type: ignore[attr-defined]
 
 
 async def test_unknown_option_is_refused_before_sending(
