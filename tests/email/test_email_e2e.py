@@ -411,7 +411,7 @@ async def test_reads_spend_no_send_budget(mail: EmailAccount, server: MockServer
     msg = await mail.send("tan@example.com", "s", "b")
     for _ in range(30):
         await mail.get(msg.id)
-    assert mail.limiter.snapshot().in_window == 1  # type: ignore[attr-defined]
+    assert mail.limiter.snapshot().grants_in_window == 1  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- list
