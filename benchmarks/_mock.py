@@ -112,7 +112,7 @@ async def running_mock(*flags: str) -> AsyncIterator[Mock]:
             assert proc.stdout is not None
             try:
                 line = await asyncio.wait_for(proc.stdout.readline(), STARTUP_TIMEOUT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 line = b""
             if not line:
                 stderr.seek(0)
@@ -142,7 +142,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
             proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()

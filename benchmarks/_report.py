@@ -155,7 +155,7 @@ def source_revision() -> str:
 def machine_info() -> dict[str, Any]:
     """CPU, cores, OS, Python and library versions, the code's commit, and the time."""
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "os": platform.platform(),

@@ -159,7 +159,9 @@ async def created_messages(info: dict[str, str]) -> dict[str, list[str]]:
 
 async def soak(duration: float, size: int, seed: int) -> int:
     ledger = Ledger()
-    with mock_process("--tps", "0", "--speed", "0") as info:
+    # The mock's timestamps follow its clock: at speed 1 they are wall-clock times, as
+    # Postman's are, which RECONCILE compares with when the call began.
+    with mock_process("--tps", "0", "--speed", "1") as info:
         root = info["base_url"].removesuffix("/api/v2")
         async with aiohttp.ClientSession() as session:
             await admin(session, root, "POST", "/faults", json={**FAULTS, "seed": seed})

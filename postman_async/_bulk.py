@@ -172,5 +172,7 @@ async def _send_row(
             timeout=timeout,
         )
     except PostmanError as exc:
-        return SendResult(index=index, row=row, error=exc)
+        # The result outlives this call: drop the traceback, whose frames hold the row
+        # (a number and an OTP) for any renderer that shows locals.
+        return SendResult(index=index, row=row, error=exc.with_traceback(None))
     return SendResult(index=index, row=row, message=message)

@@ -43,13 +43,16 @@ class _State(enum.Enum):
 class _DefaultLimiters:
     """The default factory: one in-process :class:`SlidingWindowLimiter` per campaign."""
 
-    __slots__ = ("max_waiting",)
+    __slots__ = ("max_retry_after", "max_waiting")
 
-    def __init__(self, max_waiting: int | None) -> None:
+    def __init__(self, *, max_waiting: int | None, max_retry_after: float) -> None:
         self.max_waiting = max_waiting
+        self.max_retry_after = max_retry_after
 
     def __call__(self, campaign_id: str, tps: int) -> RateLimiter:
-        return SlidingWindowLimiter(tps, max_waiting=self.max_waiting)
+        return SlidingWindowLimiter(
+            tps, max_waiting=self.max_waiting, max_retry_after=self.max_retry_after
+        )
 
 
 class PostmanClient:
@@ -131,9 +134,11 @@ class PostmanClient:
             raise ValidationError("give either transport= or session=, not both")
         #: The retry policy in use.
         self.retry_policy = retry_policy or RetryPolicy()
+        cap = self.retry_policy.max_retry_after
         self._requests = RequestLoop(
             transport=transport,
             retry=self.retry_policy,
+            max_retry_after=cap,
             telemetry=create_telemetry(tracer_provider, meter_provider),
         )
         self._requests.binding.origin = creation_site()
@@ -146,7 +151,9 @@ class PostmanClient:
             isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 0
         ):
             raise ValidationError(f"max_waiting must be a whole number >= 0, got {max_waiting!r}")
-        self._limiter_factory = limiter_factory or _DefaultLimiters(max_waiting)
+        self._limiter_factory = limiter_factory or _DefaultLimiters(
+            max_waiting=max_waiting, max_retry_after=cap
+        )
         self._campaigns: dict[str, Shared] = {}
         #: How the status tracker polls.
         self.tracking = tracking or TrackingPolicy()
@@ -248,7 +255,11 @@ class PostmanClient:
         if bound is not None and not bound.is_closed():
             raise binding.error(bound)
         self._state = _State.CLOSED
+        # A copy, marked closed before the first await: a track() or wait_for() on any
+        # handle while this runs is refused instead of starting a tracker nobody closes.
         shared = list(self._campaigns.values())
+        for entry in shared:
+            entry.closed = True
         for entry in shared:
             if entry.tracker is not None:
                 await entry.tracker.close()

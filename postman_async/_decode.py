@@ -19,26 +19,39 @@ from ._models import (
 
 #: What decoding a bad body can raise; RecursionError comes from very deeply nested JSON.
 _DECODE_FAILURES = (msgspec.DecodeError, ValueError, RecursionError)
+#: How much of an undecodable body its error keeps (ResponseDecodeError keeps 2 KiB).
+_BODY_KEPT = 4096
 
 
-def _decode_error(what: str, status: int, body: bytes, exc: Exception) -> ResponseDecodeError:
+def _unshown(body: bytes | memoryview) -> memoryview:
+    """``body`` as a view whose repr does not show it (no copy).
+
+    A 2xx body echoes the recipient and the values; a traceback rendered with
+    frame locals would print a decoder's ``bytes`` argument in full.
+    """
+    return memoryview(body)
+
+
+def _decode_error(what: str, status: int, body: memoryview, exc: Exception) -> ResponseDecodeError:
     return ResponseDecodeError(
         f"Postman answered HTTP {status} but the body is not a valid {what}: {exc}",
         status=status,
-        body=body,
+        body=bytes(body[:_BODY_KEPT]),
     )
 
 
-def decode_message(body: bytes, status: int = 200) -> Message:
+def decode_message(body: bytes | memoryview, status: int = 200) -> Message:
     """Decode a message object, raising :class:`ResponseDecodeError` on a bad body."""
+    body = _unshown(body)
     try:
         return message_from_wire(message_decoder.decode(body))
     except _DECODE_FAILURES as exc:
         raise _decode_error("message object", status, body, exc) from exc
 
 
-def decode_page(body: bytes, status: int = 200) -> Page:
+def decode_page(body: bytes | memoryview, status: int = 200) -> Page:
     """Decode a ``{data, pageData}`` list page."""
+    body = _unshown(body)
     try:
         wire = page_decoder.decode(body)
         return Page(tuple(message_from_wire(m) for m in wire.data), wire.page_data)
@@ -46,8 +59,9 @@ def decode_page(body: bytes, status: int = 200) -> Page:
         raise _decode_error("message list page", status, body, exc) from exc
 
 
-def decode_receipt(body: bytes, status: int = 201) -> BatchReceipt:
+def decode_receipt(body: bytes | memoryview, status: int = 201) -> BatchReceipt:
     """Decode a batch-upload receipt."""
+    body = _unshown(body)
     try:
         wire = receipt_decoder.decode(body)
     except _DECODE_FAILURES as exc:
@@ -56,7 +70,7 @@ def decode_receipt(body: bytes, status: int = 201) -> BatchReceipt:
         raise ResponseDecodeError(
             f"Postman answered HTTP {status} to a batch upload with neither isValid nor batchId",
             status=status,
-            body=body,
+            body=bytes(body[:_BODY_KEPT]),
         )
     # Without ``isValid``, a batch ID means Postman accepted the file: reporting
     # it as refused would invite a resend that texts every recipient twice.

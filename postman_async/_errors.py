@@ -8,6 +8,7 @@ exception ever reaches the caller::
     ├── ClientClosedError          the client was closed before or during the call
     ├── WrongEventLoopError        the client was used from another event loop than its own
     ├── LimiterTimeoutError        the deadline ran out waiting for the campaign's rate budget
+    ├── LimiterUnavailableError    a shared (Redis) rate budget could not be reached
     ├── BatchRejectedError         Postman checked a batch CSV and refused it (isValid: false)
     ├── TrackingTimeoutError       wait_for ran out of time before every message was final
     ├── APIConnectionError         no usable HTTP response (refused, reset, TLS failure)
@@ -41,6 +42,7 @@ __all__ = [
     "ClientClosedError",
     "GoneError",
     "LimiterTimeoutError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -102,6 +104,15 @@ class ValidationError(PostmanError, ValueError):
 
 class ClientClosedError(PostmanError):
     """The :class:`~postman_async.PostmanClient` was closed before or during the call."""
+
+
+class LimiterUnavailableError(PostmanError):
+    """The shared rate budget in Redis could not be reached in time; nothing was sent.
+
+    Redis refused the connection, did not answer within the limiter's
+    ``timeout``, or answered with an error.  The call may be tried again
+    once Redis is back.
+    """
 
 
 class WrongEventLoopError(PostmanError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MAX_PAGE_SIZE", "Lister"]
+__all__ = ["MAX_PAGE_SIZE", "Lister", "Query"]
 
 from typing import Final
 
@@ -16,6 +16,13 @@ from ._validate import check_page_args, check_timeout
 MAX_PAGE_SIZE: Final = 1000
 
 
+class Query(dict[str, str]):
+    """A listing's query parameters; the repr hides the values (a search is a number)."""
+
+    def __repr__(self) -> str:
+        return f"Query({', '.join(self)})"
+
+
 class Lister:
     """Campaign's listing methods, mixed into :class:`~postman_async.Campaign`.
 
@@ -26,15 +33,7 @@ class Lister:
     __slots__ = ()
 
     async def _read_page(
-        self,
-        path: str,
-        limit: int,
-        *,
-        search: str | None = None,
-        after: str | None = None,
-        before: str | None = None,
-        timeout: float | None = None,
-        priority: Priority,
+        self, path: str, query: Query, *, timeout: float | None = None, priority: Priority
     ) -> Page:
         raise NotImplementedError
 
@@ -108,18 +107,18 @@ class Lister:
                 raise ValidationError(f"{name} must be a page cursor string, got {cursor!r}")
         if timeout is not None:
             check_timeout(timeout)
+        # The closure below keeps only the masked query: a search may be a whole number.
+        base = Query(limit=str(limit))
+        if search is not None:
+            base["search"] = search
 
         async def fetch(cursor: str | None) -> Page:
-            previous = before if cursor is after else None
-            return await self._read_page(
-                path,
-                limit,
-                search=search,
-                after=cursor,
-                before=previous,
-                timeout=timeout,
-                priority=Priority.READ,
-            )
+            query = Query(base)
+            if cursor is not None:
+                query["after"] = cursor
+            if before is not None and cursor is after:
+                query["before"] = before
+            return await self._read_page(path, query, timeout=timeout, priority=Priority.READ)
 
         return Paginator(
             fetch=fetch,

@@ -124,6 +124,13 @@ class SendRequest(msgspec.Struct, rename="camel", omit_defaults=True):
     language: str
     values: dict[str, str]
 
+    def __repr__(self) -> str:
+        # Held by the frames of a send: tracebacks rendered with locals show this.
+        return (
+            f"SendRequest(recipient={mask_phone(self.recipient)!r}, "
+            f"language={self.language!r}, values=<{len(self.values)} hidden>)"
+        )
+
 
 # --------------------------------------------------------------------------- public types
 
@@ -305,6 +312,9 @@ class _WireMessage(msgspec.Struct, rename="camel"):
     message_attempts: list[_WireAttempt] | None = None
     num_attempts: int | None = None
 
+    def __repr__(self) -> str:
+        return f"_WireMessage(id={self.id!r})"  # no recipient, no values
+
 
 class _WireReceipt(msgspec.Struct, rename="camel"):
     is_valid: bool | None = None
@@ -401,18 +411,30 @@ def _text(value: object) -> str | None:
 
 
 def decode_error_body(body: bytes) -> ErrorDetails:
-    """Read Postman's error body, tolerating every shape seen and non-JSON bodies.
+    """Read Postman's error body, tolerating every shape seen and any bytes at all.
 
     Shapes: ``{"error": {"code", "message", "type", "id"}}``,
     ``{"message", "statusCode"}`` and ``{"code", "message"}``.  A body that is
     not JSON (an HTML page from a gateway) yields its first line of text.
+    Bytes that are not UTF-8 are read as U+FFFD.  Never raises: an error body
+    only explains an error, it must not replace it with another.
     """
     try:
-        data = _json_decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+        try:
+            data = _json_decoder.decode(body)
+        except UnicodeDecodeError:  # JSON with a stray non-UTF-8 byte in a string
+            data = _json_decoder.decode(body.decode("utf-8", "replace").encode())
+    except (msgspec.DecodeError, ValueError, RecursionError):
         return ErrorDetails(message=_summarise(body))
     if not isinstance(data, dict):
         return ErrorDetails(message=_summarise(body))
+    try:
+        return _error_details(data)
+    except (ValueError, RecursionError):  # e.g. an int too long for str()
+        return ErrorDetails(message=_summarise(body))
+
+
+def _error_details(data: dict[str, object]) -> ErrorDetails:
     inner = data.get("error")
     if isinstance(inner, dict):
         return ErrorDetails(

@@ -52,10 +52,18 @@ class CursorWalk:
         Raises:
             RepeatedPageError: the server sent a page or a cursor twice.
         """
+        self.take(fingerprint, empty=empty)
+        return self.follow(next_cursor, empty=empty)
+
+    def take(self, fingerprint: Hashable, *, empty: bool) -> None:
+        """Note a page's content; raise :class:`RepeatedPageError` if it was seen before."""
         if not empty:
             if fingerprint in self._pages:
                 raise self._repeated("the same page")
             self._pages.add(fingerprint)
+
+    def follow(self, next_cursor: str | None, *, empty: bool) -> str | None:
+        """The cursor to follow after a page, or ``None`` at the end; refuse one seen before."""
         if empty or not next_cursor:
             return None
         if next_cursor in self._cursors:
@@ -115,9 +123,10 @@ class Paginator(Generic[_P, _I]):
         cursor = self._after
         while True:
             page = await self._fetch(cursor)
+            empty = not self._items(page)
+            walk.take(self._fingerprint(page), empty=empty)  # a repeated page is never yielded
             yield page
-            items = self._items(page)
-            cursor = walk.advance(self._fingerprint(page), self._next(page), empty=not items)
+            cursor = walk.follow(self._next(page), empty=empty)
             if cursor is None:
                 return
 

@@ -270,6 +270,8 @@ class RequestLoop:
 
     async def _backoff(self, delay: float) -> None:
         """Sleep ``delay`` seconds before a retry, or until :meth:`aclose`."""
+        if self._closed:
+            raise ClientClosedError("the client was closed while the call waited to retry")
         loop = asyncio.get_running_loop()
         wake: asyncio.Future[None] = loop.create_future()
         timer = loop.call_later(delay, _wake, wake)

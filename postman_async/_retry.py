@@ -41,8 +41,10 @@ class AmbiguousSendPolicy(enum.Enum):
     * ``RAISE`` (default): raise the error with ``message_may_exist=True`` and
       let the caller decide.  Never sends twice.
     * ``RECONCILE``: list the campaign's newest messages for that recipient; if
-      one created since the call began has the same values, return it,
-      otherwise send again.  Costs one list call; a message Postman creates
+      one created since the call began (less 5 s for a server clock running
+      behind ours) has the same values, return it, otherwise send again.  An
+      identical message sent within those 5 s before the call is taken for
+      this call's.  Costs one list call; a message Postman creates
       *after* the check can still be doubled, and each resend is logged at
       WARNING.
     * ``RESEND``: send again at once, as for any other retryable failure.  May
@@ -54,6 +56,10 @@ class AmbiguousSendPolicy(enum.Enum):
     RESEND = "resend"
 
 
+#: The most attempts one call may make.
+MAX_ATTEMPTS = 1000
+
+
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """How a call retries.
 
@@ -63,21 +69,28 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
             ``[0, min(max_delay, base_delay * 2 ** (n - 1))]`` ("full jitter").
         max_delay: seconds; the cap on one backoff.
         ambiguous_sends: what a send does when its outcome is unknown.
+        max_retry_after: seconds; the longest one ``Retry-After`` header can make
+            a call (or, after a 429, the campaign's limiter) wait.  A server that
+            asks for more gets this much; a call never waits past its deadline.
     """
 
     max_attempts: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     ambiguous_sends: AmbiguousSendPolicy = AmbiguousSendPolicy.RAISE
+    max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
             raise TypeError(f"max_attempts must be a whole number, got {self.max_attempts!r}")
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        # Written so that NaN fails too: a NaN delay would reach asyncio.sleep.
-        if not (self.base_delay >= 0 and self.max_delay >= 0):
-            raise ValueError("base_delay and max_delay must be numbers >= 0")
+        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"max_attempts must be 1 to {MAX_ATTEMPTS}")
+        # Written so that NaN fails too: a NaN delay would reach the loop's timers (and an
+        # infinite base times a zero draw is NaN).  max_delay=inf means uncapped.
+        if not (0 <= self.base_delay < math.inf and self.max_delay >= 0):
+            raise ValueError("base_delay must be a finite number >= 0 and max_delay >= 0")
+        if not 0 <= self.max_retry_after < math.inf:
+            raise ValueError("max_retry_after must be a finite number of seconds >= 0")
 
     def delay(self, retry: int, *, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""

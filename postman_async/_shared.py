@@ -38,9 +38,11 @@ class CampaignSettings(msgspec.Struct, frozen=True, kw_only=True):
 class Shared:
     """The state every handle of one campaign shares within a client."""
 
-    __slots__ = ("limiter", "tps", "tracker")
+    __slots__ = ("closed", "limiter", "tps", "tracker")
 
     def __init__(self, tps: int | None, limiter: RateLimiter) -> None:
         self.tps = tps
         self.limiter = limiter
         self.tracker: Tracker | None = None
+        #: Set by the client's close() before it awaits anything: no tracker starts after.
+        self.closed = False

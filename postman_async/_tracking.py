@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from typing import Protocol
@@ -29,16 +30,20 @@ import msgspec
 
 from ._errors import (
     APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
     ClientClosedError,
     LimiterTimeoutError,
     NotFoundError,
+    PermissionDeniedError,
     PostmanError,
     RateLimitError,
     ServerError,
     TrackingTimeoutError,
+    ValidationError,
 )
 from ._models import BatchReceipt, Message, MessageStatus, Page
-from ._paging import CursorWalk
+from ._paging import CursorWalk, RepeatedPageError
 from ._validate import check_timeout, path_segment
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,15 @@ RETRYABLE_DELIVERY_ERRORS: frozenset[str] = frozenset({"recipient_unavailable"})
 #: Postman's cap on attempts per message.
 MAX_ATTEMPTS = 3
 _TRANSIENT = (APIConnectionError, LimiterTimeoutError, RateLimitError, ServerError)
+#: Failures that no later round can cure: they end tracking for every watcher.  Any
+#: other failure (a bad body, a 400, an exception of any kind) is one failed round.
+_FATAL = (
+    AuthenticationError,
+    ClientClosedError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 
 
 class StatusSource(Protocol):
@@ -100,10 +114,15 @@ class TrackingPolicy(msgspec.Struct, frozen=True, kw_only=True):
     fetch_failure_reasons: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_interval <= self.max_interval:
-            raise ValueError("need 0 < min_interval <= max_interval")
-        if self.backoff < 1 or not 0 <= self.jitter < 1:
-            raise ValueError("need backoff >= 1 and 0 <= jitter < 1")
+        # Written so that NaN fails too; infinities would reach the event loop's timers.
+        if not 0 < self.min_interval <= self.max_interval < math.inf:
+            raise ValueError("need 0 < min_interval <= max_interval, both finite")
+        if not (1 <= self.backoff < math.inf and 0 <= self.jitter < 1):
+            raise ValueError("need a finite backoff >= 1 and 0 <= jitter < 1")
+        if not 0 <= self.telco_final_after <= math.inf:
+            raise ValueError("need telco_final_after >= 0 seconds")
+        if self.get_threshold < 0:
+            raise ValueError("need get_threshold >= 0")
 
 
 def is_final(message: Message, policy: TrackingPolicy, now: dt.datetime) -> bool:
@@ -174,6 +193,7 @@ class Tracker:
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._last_pages = 1
+        self._closed = False
         #: Status-read calls spent so far (GETs and list pages).
         self.calls = 0
         #: Retry calls made for failed messages.
@@ -203,6 +223,8 @@ class Tracker:
             else:
                 path_segment("batch_id", batch)
                 expected[batch] = None
+        if self._closed:
+            raise ClientClosedError("the client is closed; create a new PostmanClient")
         watch = _Watch(ids, expected, frozenset(retry_codes))
         now = self._wall()
         for mid, known in list(ids.items()):
@@ -224,17 +246,26 @@ class Tracker:
             watch.done = True
             with contextlib.suppress(ValueError):
                 self._watches.remove(watch)
+            if not self._watched():
+                self._wake.set()  # the last watcher left: the loop ends now, not next round
 
     async def close(self) -> None:
         """Stop polling; waiting callers end with ClientClosedError."""
+        self._closed = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # The loop ends only by returning or by this cancel; nothing it raised
+            # may escape into close().
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for watch in self._watches:
+        watches, self._watches = self._watches, []
+        for watch in watches:
             watch.queue.put_nowait(ClientClosedError("the client was closed while tracking"))
-        self._watches.clear()
+
+    def _watched(self) -> bool:
+        """Whether any caller still waits for updates."""
+        return any(not watch.done for watch in self._watches)
 
     # ------------------------------------------------------------------ loop
 
@@ -259,14 +290,18 @@ class Tracker:
                 return
             try:
                 changed = await self._round()
-            except _TRANSIENT as exc:
-                logger.info("status poll failed (%s); trying again later", type(exc).__name__)
-                changed = False
-            except PostmanError as exc:
+            except _FATAL as exc:
                 logger.warning("status tracking stopped: %s", exc)
                 for watch in self._watches:
                     watch.queue.put_nowait(exc)
                 self._watches.clear()
+                return
+            except Exception as exc:  # one bad response must not end everyone's tracking
+                # The type only: a foreign exception's text can quote the response.
+                level = logging.INFO if isinstance(exc, _TRANSIENT) else logging.WARNING
+                logger.log(level, "status poll failed (%s); trying again later", _kind(exc))
+                changed = False
+            if not self._watched():
                 return
             if changed:
                 interval = self.policy.min_interval
@@ -344,12 +379,16 @@ class Tracker:
             info = page.page_info
             messages = page.messages
             fingerprint = (messages[0].id, messages[-1].id, len(messages)) if messages else None
-            after = walk.advance(
-                fingerprint,
-                info.end_cursor if info.has_next_page else None,
-                empty=not messages,
-            )
-            if after is None:
+            try:
+                after = walk.advance(
+                    fingerprint,
+                    info.end_cursor if info.has_next_page else None,
+                    empty=not messages,
+                )
+            except RepeatedPageError:
+                logger.warning("%s: a page came round again; this scan ends here", walk.where)
+                break
+            if after is None or not self._watched():  # nobody waits: stop walking
                 break
             if batch_id is None:
                 last = messages[-1].created_at
@@ -357,7 +396,7 @@ class Tracker:
                     break
         if batch_id is None:
             self._last_pages = pages
-            if remaining:  # not in the listing: ask for them one by one
+            if remaining and self._watched():  # not in the listing: ask one by one
                 found.extend(await self._get_each({k: wanted[k] for k in remaining}))
         return found
 
@@ -432,7 +471,18 @@ class Tracker:
             return message
         self.retries += 1
         logger.info("message %s failed with %s; retrying it", message.id, message.error_code)
-        return await self.source.retry(message.id)
+        try:
+            return await self.source.retry(message.id)
+        except BadRequestError as exc:  # e.g. too many attempts: the failure is final
+            logger.info("message %s: retry refused (%s); it stays failed", message.id, exc.code)
+            return message
+
+
+def _kind(exc: BaseException) -> str:
+    """``ServerError (HTTP 502)``: enough to log, nothing from the response's text."""
+    status = getattr(exc, "status", None)
+    name = type(exc).__name__
+    return f"{name} (HTTP {status})" if isinstance(status, int) else name
 
 
 async def wait_until_final(

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import enum
 import io
+import re
 import ssl
 from collections.abc import Sequence
 
@@ -301,14 +302,14 @@ class AiohttpTransport:
     async def _exchange(
         self, request: Request, session: aiohttp.ClientSession, departure: _Departure
     ) -> Response:
-        data: bytes | io.BytesIO | aiohttp.FormData | None = _streamed(request.json)
+        form: aiohttp.FormData | None = None
         content_type: dict[str, str] = {}
         files: list[io.BufferedReader] = []
         if request.json is not None:
             content_type["Content-Type"] = "application/json"
         elif request.uploads or request.fields:
             try:
-                data = _form(request.fields, request.uploads, files)
+                form = _form(request.fields, request.uploads, files)
             except OSError as exc:
                 for file in files:
                     file.close()
@@ -318,7 +319,7 @@ class AiohttpTransport:
                     retryable=False,
                 ) from None
         try:
-            return await self._send(request, session, departure, data, content_type)
+            return await self._send(request, session, departure, form, content_type)
         finally:
             for file in files:
                 file.close()
@@ -328,7 +329,7 @@ class AiohttpTransport:
         request: Request,
         session: aiohttp.ClientSession,
         departure: _Departure,
-        data: bytes | io.BytesIO | aiohttp.FormData | None,
+        form: aiohttp.FormData | None,
         content_type: dict[str, str],
     ) -> Response:
         remaining = request.timeout
@@ -339,7 +340,9 @@ class AiohttpTransport:
             request.method,
             yarl.URL(request.url, encoded=True),
             params=request.params,
-            data=data,
+            # The JSON too goes straight in: no local shows the recipient and the values
+            # to a traceback rendered with frame locals (the masked Request holds them).
+            data=_streamed(request.json) if form is None else form,
             # The key goes straight into aiohttp's call: no local variable holds it.
             headers={"Authorization": "Bearer " + request.api_key.reveal(), **content_type},
             timeout=timeout,
@@ -438,10 +441,8 @@ def _translate(where: str, exc: BaseException, failure: Failure, *, maybe_sent: 
             APIConnectionError(f"{where}: invalid URL"), sent=False, retryable=False
         )
     if failure is Failure.BAD_RESPONSE:
-        message = getattr(exc, "message", None)
-        detail = message if isinstance(message, str) and message else type(exc).__name__
         return TransportError(
-            APIConnectionError(f"{where}: unreadable response after sending: {detail[:200]}"),
+            APIConnectionError(f"{where}: unreadable response after sending: {_parse_detail(exc)}"),
             sent=True,
         )
     return TransportError(
@@ -450,6 +451,24 @@ def _translate(where: str, exc: BaseException, failure: Failure, *, maybe_sent: 
         ),
         sent=maybe_sent,
     )
+
+
+def _parse_detail(exc: BaseException) -> str:
+    """What aiohttp's parser objected to, without the bytes it quotes.
+
+    Its messages quote what it choked on (``Bad status line 'HTTP/1.1 2O1'``, or the
+    data after a body on the lines below); a response echoes the recipient and the
+    values, so only the first line is kept, cut where a quoted value begins.
+    """
+    message = getattr(exc, "message", None)
+    if not isinstance(message, str) or not message:
+        return type(exc).__name__
+    line = _QUOTED.split(message.strip().split("\n", 1)[0], maxsplit=1)[0]
+    return line.rstrip(" :")[:200] or type(exc).__name__
+
+
+#: Where a quoted value starts in a parser message: a quote (or ``b'``) after a space.
+_QUOTED = re.compile(r"""\s+b?['"]""")
 
 
 def _os_detail(exc: BaseException) -> str:

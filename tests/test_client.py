@@ -1,4 +1,10 @@
-"""The client's calls, error mapping, retries and security, against aioresponses."""
+"""The client's calls, error mapping, retries and security, through MockTransport.
+
+Everything above the HTTP seam runs for real: validation, the campaign's
+limiter, the request loop's retries and deadline, decoding.  How aiohttp
+builds and sends the request is tested in ``test_transport.py`` and, over
+loopback against the mock server, in ``tests/e2e``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,12 @@ import csv
 import io
 import json
 import logging
-import re
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 from postman_async import (
@@ -41,11 +46,13 @@ from postman_async import (
     SlidingWindowLimiter,
     ValidationError,
 )
+from postman_async.testing import MockTransport, Request, Response
+
+from .conftest import Replies, fail, reply, run_virtual
 
 BASE = "https://postman.gov.sg/api/v2"
 KEY = "key_live_0123456789abcdef"
 MESSAGES = f"{BASE}/campaigns/c1/messages"
-ANY_MESSAGES = re.compile(r"^https://postman\.gov\.sg/api/v2/campaigns/c1/messages(\?.*)?$")
 
 
 def message(mid: str = "message_1", status: str = "created", **extra: Any) -> dict[str, Any]:
@@ -76,84 +83,81 @@ def page(items: list[dict[str, Any]], *, next_cursor: str | None = None) -> dict
 
 
 @pytest.fixture
-def mocked() -> Any:
-    with aioresponses() as m:
-        yield m
+def replies() -> Replies:
+    return Replies()
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[PostmanClient]:
-    async with PostmanClient(retry_policy=RetryPolicy.no_backoff(max_attempts=3)) as c:
+def transport(replies: Replies) -> MockTransport:
+    return MockTransport(replies)
+
+
+@pytest.fixture
+async def client(transport: MockTransport) -> AsyncIterator[PostmanClient]:
+    async with PostmanClient(
+        retry_policy=RetryPolicy.no_backoff(max_attempts=3), transport=transport
+    ) as c:
         yield c
 
 
-def sent(mocked: Any, method: str, url: str) -> list[Any]:
-    return [
-        call
-        for (m, u), calls in mocked.requests.items()
-        for call in calls
-        if m == method and str(u).startswith(url)
-    ]
+def client_with(replies: Replies, **kwargs: Any) -> PostmanClient:
+    return PostmanClient(transport=MockTransport(replies), **kwargs)
 
 
 # ----------------------------------------------------------------------------- happy paths
 
 
 async def test_send_normalises_input_and_returns_typed_message(
-    client: PostmanClient, mocked: Any
+    client: PostmanClient, replies: Replies
 ) -> None:
-    mocked.post(MESSAGES, status=201, payload=message())
+    replies.on("POST", MESSAGES, reply(message(), 201))
     otp = client.campaign("c1", api_key=KEY)
     msg = await otp.send("+65 9123-4567", {"otp": "123456"}, language="English")
 
     assert msg.id == "message_1"
     assert msg.latest_status is MessageStatus.CREATED
     assert msg.created_at is not None and msg.created_at.utcoffset() is not None
-    (call,) = sent(mocked, "POST", MESSAGES)
-    assert json.loads(call.kwargs["data"]) == {
+    (request,) = replies.to("POST", MESSAGES)
+    assert request.json is not None
+    assert json.loads(request.json) == {
         "recipient": "6591234567",
         "language": "english",
         "values": {"otp": "123456"},
     }
-    assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert call.kwargs["headers"]["Content-Type"] == "application/json"
+    assert request.params is None
+    assert request.api_key.reveal() == KEY
+    assert not request.uploads and not request.fields
 
 
-async def test_get_retry_and_list_pages_follow_cursors(client: PostmanClient, mocked: Any) -> None:
+async def test_get_retry_and_list_pages_follow_cursors(
+    client: PostmanClient, replies: Replies
+) -> None:
     otp = client.campaign("c1", api_key=KEY)
-    mocked.get(f"{MESSAGES}/message_1", payload=message(status="failure"))
-    mocked.post(f"{MESSAGES}/message_1/retry", status=201, payload=message())
-    mocked.get(
-        f"{MESSAGES}?limit=2&search=9123",
-        payload=page([message("m1"), message("m2")], next_cursor="c2"),
-    )
-    mocked.get(f"{MESSAGES}?after=c2&limit=2&search=9123", payload=page([message("m3")]))
+    replies.on("GET", f"{MESSAGES}/message_1", reply(message(status="failure")))
+    replies.on("POST", f"{MESSAGES}/message_1/retry", reply(message(), 201))
+    first = reply(page([message("m1"), message("m2")], next_cursor="c2"))
+    replies.on("GET", MESSAGES, first, first, reply(page([message("m3")])))
 
     assert (await otp.get_message("message_1")).latest_status is MessageStatus.FAILURE
     assert (await otp.retry("message_1")).latest_status is MessageStatus.CREATED
+    one = await otp.list_messages(search="9123", limit=2)
+    assert [m.id for m in one.messages] == ["m1", "m2"]
+    assert one.page_info.end_cursor == "c2"
     ids = [m.id async for m in otp.list_messages(search="9123", limit=2)]
     assert ids == ["m1", "m2", "m3"]
 
+    retry_request = replies.to("POST", f"{MESSAGES}/message_1/retry")[0]
+    assert retry_request.json is None and not retry_request.has_body
+    assert [r.params for r in replies.to("GET", MESSAGES)] == [
+        {"limit": "2", "search": "9123"},
+        {"limit": "2", "search": "9123"},
+        {"limit": "2", "search": "9123", "after": "c2"},
+    ]
 
-async def test_batch_rows_upload_as_quoted_csv(client: PostmanClient, mocked: Any) -> None:
+
+async def test_batch_rows_upload_as_quoted_csv(client: PostmanClient, replies: Replies) -> None:
     batch_url = f"{BASE}/campaigns/c1/batch/messages"
-    captured: dict[str, bytes] = {}
-
-    async def capture(url: URL, **kwargs: Any) -> CallbackResult:
-        form = kwargs["data"]
-        assert isinstance(form, aiohttp.FormData)
-        writer = form()
-        buf = io.BytesIO()
-
-        class Sink:
-            async def write(self, data: bytes) -> None:
-                buf.write(data)
-
-        await writer.write(Sink())
-        captured["body"] = buf.getvalue()
-        return CallbackResult(status=201, payload={"isValid": True, "batchId": "batch_1"})
-
-    mocked.post(batch_url, callback=capture)
+    replies.on("POST", batch_url, reply({"isValid": True, "batchId": "batch_1"}, 201))
     otp = client.campaign("c1", api_key=KEY)
     receipt = await otp.send_batch(
         [
@@ -162,10 +166,13 @@ async def test_batch_rows_upload_as_quoted_csv(client: PostmanClient, mocked: An
         ]
     )
     assert receipt.batch_id == "batch_1"
-    body = captured["body"]
-    assert b'name="file"; filename="batch.csv"' in body
-    csv_text = body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0].decode()
-    rows = list(csv.reader(io.StringIO(csv_text, newline="")))
+    assert receipt.num_rows == 2  # Postman does not echo it; the client keeps its own count
+    (request,) = replies.to("POST", batch_url)
+    (upload,) = request.uploads
+    assert (upload.field, upload.filename, upload.content_type) == ("file", "batch.csv", "text/csv")
+    assert request.json is None
+    assert isinstance(upload.source, bytes)
+    rows = list(csv.reader(io.StringIO(upload.source.decode(), newline="")))
     assert rows == [
         ["recipient", "language", "name", "note"],
         ["6591234567", "english", "Tan, Ah Kow", 'say "hi"\nline 2'],
@@ -174,12 +181,15 @@ async def test_batch_rows_upload_as_quoted_csv(client: PostmanClient, mocked: An
 
 
 async def test_batch_refused_by_postman_raises_with_receipt(
-    client: PostmanClient, mocked: Any
+    client: PostmanClient, replies: Replies
 ) -> None:
-    mocked.post(
+    replies.on(
+        "POST",
         f"{BASE}/campaigns/c1/batch/messages",
-        status=201,
-        payload={"isValid": False, "reportURL": "https://files/x", "numRows": 3, "numErrors": 1},
+        reply(
+            {"isValid": False, "reportURL": "https://files/x", "numRows": 3, "numErrors": 1},
+            201,
+        ),
     )
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(BatchRejectedError, match="1 of 3 rows") as info:
@@ -187,19 +197,24 @@ async def test_batch_refused_by_postman_raises_with_receipt(
     assert info.value.receipt.report_url == "https://files/x"
 
 
-async def test_batch_on_test_environment_caps_rows_locally(mocked: Any) -> None:
-    async with PostmanClient(base_url=PostmanClient.TEST_URL) as client:
+async def test_batch_on_test_environment_caps_rows_locally(replies: Replies) -> None:
+    async with client_with(replies, base_url=PostmanClient.TEST_URL) as client:
         otp = client.campaign("c1", api_key="key_test_abc")
         rows = [{"recipient": "6591234567", "otp": str(i)} for i in range(21)]
         with pytest.raises(ValidationError, match="more than 20 rows"):
             await otp.send_batch(rows)
-    assert not mocked.requests
+        limiter = otp.limiter
+        assert isinstance(limiter, SlidingWindowLimiter)
+        assert limiter.granted == 0
+    assert replies.requests == []
 
 
-async def test_retry_batch_accepts_empty_201(client: PostmanClient, mocked: Any) -> None:
-    mocked.post(f"{BASE}/campaigns/c1/batch/b%2F1/retry", status=201, body=b"")
+async def test_retry_batch_accepts_empty_201(client: PostmanClient, replies: Replies) -> None:
+    url = f"{BASE}/campaigns/c1/batch/b%2F1/retry"
+    replies.on("POST", url, reply(b"", 201))
     otp = client.campaign("c1", api_key=KEY)
-    assert await otp.retry_batch("b/1") is None
+    await otp.retry_batch("b/1")  # returns nothing; an empty body is not a decode error
+    assert len(replies.to("POST", url)) == 1
 
 
 # ----------------------------------------------------------------------------- errors
@@ -261,7 +276,7 @@ async def test_retry_batch_accepts_empty_201(client: PostmanClient, mocked: Any)
 )
 async def test_error_bodies_map_to_typed_errors(
     client: PostmanClient,
-    mocked: Any,
+    replies: Replies,
     status: int,
     body: Any,
     cls: type[APIError],
@@ -269,8 +284,7 @@ async def test_error_bodies_map_to_typed_errors(
     trace: str | None,
     text: str,
 ) -> None:
-    kwargs = {"payload": body} if isinstance(body, dict) else {"body": body}
-    mocked.get(f"{MESSAGES}/m1", status=status, **kwargs)
+    replies.on("GET", f"{MESSAGES}/m1", reply(body, status))
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(cls) as info:
         await otp.get_message("m1")
@@ -278,96 +292,114 @@ async def test_error_bodies_map_to_typed_errors(
     assert type(err) is cls
     assert (err.status, err.code, err.trace_id) == (status, code, trace)
     assert text in err.message
-    assert "GET /campaigns/c1/messages/m1" in str(err)
-    assert len(sent(mocked, "GET", f"{MESSAGES}/m1")) == 1  # 4xx is never retried
+    assert err.request == "GET /api/v2/campaigns/c1/messages/m1"
+    assert "GET /api/v2/campaigns/c1/messages/m1" in str(err)
+    assert len(replies.to("GET", f"{MESSAGES}/m1")) == 1  # 4xx is never retried
 
 
-async def test_reads_retry_5xx_then_succeed(client: PostmanClient, mocked: Any) -> None:
+async def test_reads_retry_5xx_then_succeed(client: PostmanClient, replies: Replies) -> None:
     url = f"{MESSAGES}/m1"
-    mocked.get(url, status=502, body="<html><title>502 Bad Gateway</title></html>")
-    mocked.get(url, status=503, payload={"message": "down", "statusCode": 503})
-    mocked.get(url, payload=message("m1", "success"))
+    replies.on(
+        "GET",
+        url,
+        reply("<html><title>502 Bad Gateway</title></html>", 502),
+        reply({"message": "down", "statusCode": 503}, 503),
+        reply(message("m1", "success")),
+    )
     otp = client.campaign("c1", api_key=KEY)
     assert (await otp.get_message("m1")).latest_status is MessageStatus.SUCCESS
-    assert len(sent(mocked, "GET", url)) == 3
+    assert len(replies.to("GET", url)) == 3
 
 
-async def test_persistent_5xx_ends_in_server_error(client: PostmanClient, mocked: Any) -> None:
-    mocked.get(
-        f"{MESSAGES}/m1",
-        status=500,
-        body="<html><title>502 Bad Gateway</title></html>",
-        repeat=True,
+async def test_persistent_5xx_ends_in_server_error(client: PostmanClient, replies: Replies) -> None:
+    replies.on(
+        "GET", f"{MESSAGES}/m1", repeat=reply("<html><title>502 Bad Gateway</title></html>", 500)
     )
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(ServerError, match="502 Bad Gateway") as info:
         await otp.get_message("m1")
     assert not info.value.message_may_exist
-    assert len(sent(mocked, "GET", f"{MESSAGES}/m1")) == 3
+    assert len(replies.to("GET", f"{MESSAGES}/m1")) == 3
 
 
 async def test_persistent_429_ends_in_rate_limit_error_and_slows_limiter(
-    client: PostmanClient, mocked: Any
+    client: PostmanClient, replies: Replies
 ) -> None:
-    mocked.get(f"{MESSAGES}/m1", status=429, payload={"message": "Too Many Requests"}, repeat=True)
+    replies.on("GET", f"{MESSAGES}/m1", repeat=reply({"message": "Too Many Requests"}, 429))
     otp = client.campaign("c1", api_key=KEY)
     limiter = otp.limiter
     assert isinstance(limiter, SlidingWindowLimiter)
+    assert limiter.snapshot().capacity == 10
     with pytest.raises(RateLimitError):
         await otp.get_message("m1")
-    assert limiter._capacity(asyncio.get_running_loop().time()) == 5
+    assert len(replies.to("GET", f"{MESSAGES}/m1")) == 3  # a 429 was dropped: retried
+    assert limiter.snapshot().capacity == 5  # half the rate while cooling down
 
 
 async def test_send_429_is_retried_because_postman_dropped_it(
-    client: PostmanClient, mocked: Any
+    client: PostmanClient, replies: Replies
 ) -> None:
-    mocked.post(MESSAGES, status=429, payload={"message": "Too Many Requests"})
-    mocked.post(MESSAGES, status=201, payload=message())
+    replies.on(
+        "POST", MESSAGES, reply({"message": "Too Many Requests"}, 429), reply(message(), 201)
+    )
     otp = client.campaign("c1", api_key=KEY)
     msg = await otp.send("6591234567", {"otp": "1"})
     assert msg.id == "message_1"
-    assert len(sent(mocked, "POST", MESSAGES)) == 2
+    assert len(replies.to("POST", MESSAGES)) == 2
 
 
-async def test_send_5xx_is_not_resent_by_default(client: PostmanClient, mocked: Any) -> None:
-    mocked.post(
-        MESSAGES,
-        status=500,
-        payload={"error": {"code": "internal", "message": "boom"}},
-        repeat=True,
+async def test_send_5xx_is_not_resent_by_default(client: PostmanClient, replies: Replies) -> None:
+    replies.on(
+        "POST", MESSAGES, repeat=reply({"error": {"code": "internal", "message": "boom"}}, 500)
     )
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(ServerError) as info:
         await otp.send("6591234567", {"otp": "1"})
     assert info.value.message_may_exist
     assert "may have been created" in str(info.value)
-    assert len(sent(mocked, "POST", MESSAGES)) == 1
+    assert len(replies.to("POST", MESSAGES)) == 1
 
 
-async def test_send_timeout_after_sending_is_ambiguous(client: PostmanClient, mocked: Any) -> None:
-    mocked.post(MESSAGES, exception=asyncio.TimeoutError())
+async def test_send_timeout_after_sending_is_ambiguous(
+    client: PostmanClient, replies: Replies
+) -> None:
+    replies.on("POST", MESSAGES, repeat=fail(lambda: APITimeoutError("no answer"), sent=True))
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(APITimeoutError) as info:
         await otp.send("6591234567", {"otp": "1"})
     assert info.value.message_may_exist
-    assert len(sent(mocked, "POST", MESSAGES)) == 1
+    assert len(replies.to("POST", MESSAGES)) == 1
 
 
-async def test_send_connect_failure_is_retried_safely(client: PostmanClient, mocked: Any) -> None:
-    refused = aiohttp.ClientConnectorError(
-        aiohttp.client_reqrep.ConnectionKey("postman.gov.sg", 443, True, True, None, None, None),
-        OSError(111, "Connection refused"),
+async def test_send_connect_failure_is_retried_safely(
+    client: PostmanClient, replies: Replies
+) -> None:
+    replies.on(
+        "POST",
+        MESSAGES,
+        fail(lambda: APIConnectionError("connection refused"), sent=False),
+        reply(message(), 201),
     )
-    mocked.post(MESSAGES, exception=refused)
-    mocked.post(MESSAGES, status=201, payload=message())
     otp = client.campaign("c1", api_key=KEY)
     assert (await otp.send("6591234567", {"otp": "1"})).id == "message_1"
+    assert len(replies.to("POST", MESSAGES)) == 2
+
+
+async def test_send_connect_failure_every_time_says_no_message_exists(
+    client: PostmanClient, replies: Replies
+) -> None:
+    replies.on("POST", MESSAGES, repeat=fail(lambda: APIConnectionError("refused"), sent=False))
+    otp = client.campaign("c1", api_key=KEY)
+    with pytest.raises(APIConnectionError) as info:
+        await otp.send("6591234567", {"otp": "1"})
+    assert not info.value.message_may_exist
+    assert len(replies.to("POST", MESSAGES)) == 3
 
 
 async def test_send_2xx_with_unreadable_body_says_message_may_exist(
-    client: PostmanClient, mocked: Any
+    client: PostmanClient, replies: Replies
 ) -> None:
-    mocked.post(MESSAGES, status=201, body=b"<html>ok</html>")
+    replies.on("POST", MESSAGES, reply(b"<html>ok</html>", 201))
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(ResponseDecodeError) as info:
         await otp.send("6591234567", {"otp": "1"})
@@ -375,83 +407,116 @@ async def test_send_2xx_with_unreadable_body_says_message_may_exist(
     assert info.value.status == 201
 
 
-async def test_resend_policy_retries_ambiguous_sends_and_keeps_the_flag(mocked: Any) -> None:
+async def test_resend_policy_retries_ambiguous_sends_and_keeps_the_flag(
+    replies: Replies,
+) -> None:
     policy = RetryPolicy(max_attempts=3, base_delay=0, ambiguous_sends=AmbiguousSendPolicy.RESEND)
-    mocked.post(MESSAGES, status=500, payload={})
-    mocked.post(MESSAGES, status=201, payload=message())
-    async with PostmanClient(retry_policy=policy) as client:
+    replies.on("POST", MESSAGES, reply({}, 500), reply(message(), 201))
+    async with client_with(replies, retry_policy=policy) as client:
         otp = client.campaign("c1", api_key=KEY)
         assert (await otp.send("6591234567", {"otp": "1"})).id == "message_1"
-    assert len(sent(mocked, "POST", MESSAGES)) == 2
+    assert len(replies.to("POST", MESSAGES)) == 2
 
 
-async def test_reconcile_policy_finds_the_created_message_instead_of_resending(mocked: Any) -> None:
+async def test_resend_policy_error_after_an_ambiguous_attempt_keeps_may_exist(
+    replies: Replies,
+) -> None:
+    policy = RetryPolicy(max_attempts=2, base_delay=0, ambiguous_sends=AmbiguousSendPolicy.RESEND)
+    replies.on("POST", MESSAGES, reply({}, 500), reply({"message": "bad"}, 400))
+    async with client_with(replies, retry_policy=policy) as client:
+        otp = client.campaign("c1", api_key=KEY)
+        with pytest.raises(BadRequestError) as info:
+            await otp.send("6591234567", {"otp": "1"})
+    assert info.value.message_may_exist  # the first attempt's outcome is still unknown
+
+
+async def test_reconcile_policy_finds_the_created_message_instead_of_resending(
+    replies: Replies,
+) -> None:
     policy = RetryPolicy(
         max_attempts=3, base_delay=0, ambiguous_sends=AmbiguousSendPolicy.RECONCILE
     )
-    mocked.post(MESSAGES, status=504, body=b"gateway timeout")
-    mocked.get(
-        re.compile(rf"^{re.escape(MESSAGES)}\?.*search=6591234567"),
-        payload=page([message("message_9", createdAt="2099-01-01T00:00:00.000+08:00")]),
+    replies.on("POST", MESSAGES, reply(b"gateway timeout", 504))
+    replies.on(
+        "GET",
+        MESSAGES,
+        reply(page([message("message_9", createdAt="2099-01-01T00:00:00.000+08:00")])),
     )
-    async with PostmanClient(retry_policy=policy) as client:
+    async with client_with(replies, retry_policy=policy) as client:
         otp = client.campaign("c1", api_key=KEY)
         msg = await otp.send("6591234567", {"otp": "123456"})
     assert msg.id == "message_9"
-    assert len(sent(mocked, "POST", MESSAGES)) == 1
+    assert len(replies.to("POST", MESSAGES)) == 1
+    (search,) = replies.to("GET", MESSAGES)
+    assert search.params is not None and search.params["search"] == "6591234567"
 
 
-async def test_reconcile_policy_resends_when_nothing_matches(mocked: Any) -> None:
+async def test_reconcile_policy_resends_when_nothing_matches(replies: Replies) -> None:
     policy = RetryPolicy(max_attempts=1, ambiguous_sends=AmbiguousSendPolicy.RECONCILE)
-    mocked.post(MESSAGES, status=500, payload={})
-    mocked.get(
-        re.compile(rf"^{re.escape(MESSAGES)}\?"),
-        payload=page([message("other", values={"otp": "999999"})]),
-    )
-    mocked.post(MESSAGES, status=201, payload=message("message_2"))
-    async with PostmanClient(retry_policy=policy) as client:
+    replies.on("POST", MESSAGES, reply({}, 500), reply(message("message_2"), 201))
+    replies.on("GET", MESSAGES, reply(page([message("other", values={"otp": "999999"})])))
+    async with client_with(replies, retry_policy=policy) as client:
         otp = client.campaign("c1", api_key=KEY)
         assert (await otp.send("6591234567", {"otp": "123456"})).id == "message_2"
-    assert len(sent(mocked, "POST", MESSAGES)) == 2
+    assert len(replies.to("POST", MESSAGES)) == 2
 
 
 @pytest.mark.parametrize(
-    ("exc", "cls", "retried"),
+    ("error", "sent", "retryable", "attempts"),
     [
-        (aiohttp.ServerDisconnectedError(), APIConnectionError, True),
-        (aiohttp.ClientOSError(104, "Connection reset by peer"), APIConnectionError, True),
-        (aiohttp.ClientPayloadError("truncated"), APIConnectionError, True),
-        (aiohttp.ConnectionTimeoutError(), APITimeoutError, True),
-        (aiohttp.SocketTimeoutError(), APITimeoutError, True),
-        (asyncio.TimeoutError(), APITimeoutError, True),
-        (aiohttp.InvalidURL("x"), APIConnectionError, False),
-        (aiohttp.ClientError("odd"), APIConnectionError, True),
-        (OSError("raw"), APIConnectionError, True),
+        (lambda: APIConnectionError("reset by peer"), True, True, 3),
+        (lambda: APIConnectionError("connection refused"), False, True, 3),
+        (lambda: APITimeoutError("read timeout"), True, True, 3),
+        (lambda: APITimeoutError("connect timeout"), False, True, 3),
+        (lambda: APIConnectionError("bad certificate"), False, False, 1),
+        (lambda: ResponseDecodeError("not HTTP", status=0, body=b""), True, False, 1),
     ],
+    ids=["dropped", "refused", "read-timeout", "connect-timeout", "certificate", "garbage"],
 )
-async def test_no_transport_exception_reaches_the_caller(
-    client: PostmanClient, mocked: Any, exc: Exception, cls: type[PostmanError], retried: bool
+async def test_transport_failures_reach_the_caller_typed_and_retried_as_told(
+    client: PostmanClient,
+    replies: Replies,
+    error: Callable[[], PostmanError],
+    sent: bool,
+    retryable: bool,
+    attempts: int,
 ) -> None:
-    mocked.get(f"{MESSAGES}/m1", exception=exc, repeat=True)
+    replies.on("GET", f"{MESSAGES}/m1", repeat=fail(error, sent=sent, retryable=retryable))
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(PostmanError) as info:
         await otp.get_message("m1")
-    assert type(info.value) is cls
-    assert isinstance(info.value.__cause__, type(exc))
-    assert len(sent(mocked, "GET", f"{MESSAGES}/m1")) == (3 if retried else 1)
+    assert type(info.value) is type(error())
+    assert not info.value.message_may_exist  # a read creates nothing
+    assert len(replies.to("GET", f"{MESSAGES}/m1")) == attempts
+    limiter = otp.limiter
+    assert isinstance(limiter, SlidingWindowLimiter)
+    assert limiter.granted == attempts  # each attempt that reached the transport spent budget
 
 
 # ----------------------------------------------------------------------------- deadline and limiter
 
 
-async def test_deadline_covers_waiting_for_the_limiter(mocked: Any) -> None:
-    mocked.get(f"{MESSAGES}/m1", payload=message("m1"), repeat=True)
-    async with PostmanClient(timeout=0.2) as client:
-        otp = client.campaign("c1", api_key=KEY, tps=1)
-        await otp.get_message("m1")
-        with pytest.raises(LimiterTimeoutError, match="rate budget"):
+def test_deadline_covers_waiting_for_the_limiter() -> None:
+    replies = Replies()
+    replies.on("GET", f"{MESSAGES}/m1", repeat=reply(message("m1")))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with client_with(replies, timeout=0.2) as client:
+            otp = client.campaign("c1", api_key=KEY, tps=1)
             await otp.get_message("m1")
-        assert otp.limiter.waiting == 0  # type: ignore[attr-defined]
+            started = loop.time()
+            with pytest.raises(LimiterTimeoutError, match="rate budget"):
+                await otp.get_message("m1")
+            # It gave up at its deadline: not at once, and not when the next slot came (1 s).
+            assert loop.time() - started == pytest.approx(0.2, abs=1e-3)
+            limiter = otp.limiter
+            assert isinstance(limiter, SlidingWindowLimiter)
+            assert limiter.waiting == 0
+            assert limiter.granted == 1
+
+    run_virtual(main)
+    assert len(replies.requests) == 1
 
 
 async def test_handles_of_one_campaign_share_one_limiter(client: PostmanClient) -> None:
@@ -479,31 +544,45 @@ async def test_handles_of_one_campaign_share_one_limiter(client: PostmanClient) 
     ],
 )
 async def test_bad_input_is_refused_before_any_request(
-    client: PostmanClient, mocked: Any, recipient: str, values: Any, language: str, match: str
+    client: PostmanClient,
+    replies: Replies,
+    recipient: str,
+    values: Any,
+    language: str,
+    match: str,
 ) -> None:
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(ValidationError, match=match):
         await otp.send(recipient, values, language=language)
-    assert not mocked.requests
-    assert otp.limiter.granted == 0  # type: ignore[attr-defined]
+    assert replies.requests == []
+    limiter = otp.limiter
+    assert isinstance(limiter, SlidingWindowLimiter)
+    assert limiter.granted == 0
 
 
 @pytest.mark.parametrize("bad", ["", " ", "a b", "..", ".", "x\n"])
-async def test_bad_ids_are_refused(client: PostmanClient, bad: str) -> None:
+async def test_bad_ids_are_refused(client: PostmanClient, replies: Replies, bad: str) -> None:
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(ValidationError):
         await otp.get_message(bad)
+    assert replies.requests == []
 
 
 @pytest.mark.parametrize("evil", ["../../c2/messages/x", "m?x=1", "m#frag", "%2e%2e"])
-async def test_ids_cannot_change_the_path(client: PostmanClient, mocked: Any, evil: str) -> None:
-    mocked.get(re.compile(r".*"), payload=message("m1"))
+async def test_ids_cannot_change_the_path(
+    client: PostmanClient, transport: MockTransport, evil: str
+) -> None:
+    transport.handler = lambda request: reply(message("m1"))
     otp = client.campaign("c1", api_key=KEY)
     await otp.get_message(evil)
-    ((_, url),) = mocked.requests
+    (request,) = transport.requests
+    assert request.params is None
+    url = URL(request.url, encoded=True)
+    assert url.host == "postman.gov.sg"
     assert url.path.startswith("/api/v2/campaigns/c1/messages/")
     assert url.raw_path.count("/") == 6  # /api/v2/campaigns/c1/messages/<one segment>
     assert not url.query_string and not url.fragment
+    assert urllib.parse.unquote(url.raw_path.rpartition("/")[2]) == evil  # all of it, one segment
 
 
 # ----------------------------------------------------------------------------- security and lifecycle
@@ -531,12 +610,22 @@ def test_environment_key_mismatch_is_refused() -> None:
         PostmanClient(base_url=PostmanClient.TEST_URL).campaign("c1", api_key="key_live_123")
 
 
+async def test_transport_and_session_together_are_refused() -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ValidationError, match="transport= or session="):
+            PostmanClient(transport=MockTransport(Replies()), session=session)
+
+
 async def test_key_never_appears_in_reprs_errors_or_logs(
-    client: PostmanClient, mocked: Any, caplog: pytest.LogCaptureFixture
+    client: PostmanClient, replies: Replies, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="postman_async")
-    mocked.post(MESSAGES, status=429, payload={"message": "slow down"})
-    mocked.post(MESSAGES, status=401, payload={"message": "Unauthorized", "statusCode": 401})
+    replies.on(
+        "POST",
+        MESSAGES,
+        reply({"message": "slow down"}, 429),
+        reply({"message": "Unauthorized", "statusCode": 401}, 401),
+    )
     otp = client.campaign("c1", api_key=KEY)
     with pytest.raises(AuthenticationError) as info:
         await otp.send("6591234567", {"otp": "123456"})
@@ -545,22 +634,31 @@ async def test_key_never_appears_in_reprs_errors_or_logs(
         repr(otp),
         str(info.value),
         repr(info.value),
+        *(repr(r) for r in replies.requests),
+        *(repr(r.api_key) for r in replies.requests),
         *(r.getMessage() for r in caplog.records),
     ]
     assert caplog.records, "expected DEBUG/WARNING records"
+    assert len(replies.requests) == 2
     for text in texts:
         assert KEY not in text
         assert "6591234567" not in text
         assert "123456" not in text
 
 
-async def test_closed_client_refuses_calls_and_fails_waiters(mocked: Any) -> None:
-    mocked.get(f"{MESSAGES}/m1", payload=message("m1"), repeat=True)
-    client = PostmanClient()
+async def test_closed_client_refuses_calls_and_fails_waiters(
+    replies: Replies, transport: MockTransport
+) -> None:
+    replies.on("GET", f"{MESSAGES}/m1", repeat=reply(message("m1")))
+    client = PostmanClient(transport=transport)
     otp = client.campaign("c1", api_key=KEY, tps=1)
     await otp.get_message("m1")
     waiter = asyncio.create_task(otp.get_message("m1"))
-    await asyncio.sleep(0)
+    limiter = otp.limiter
+    assert isinstance(limiter, SlidingWindowLimiter)
+    for _ in range(5):  # let the second call reach the limiter's queue
+        await asyncio.sleep(0)
+    assert limiter.waiting == 1  # the 1-per-second budget is spent until t + 1 s
     await client.close()
     with pytest.raises(ClientClosedError):
         await waiter
@@ -568,12 +666,35 @@ async def test_closed_client_refuses_calls_and_fails_waiters(mocked: Any) -> Non
         await otp.get_message("m1")
     with pytest.raises(ClientClosedError):
         client.campaign("c1", api_key=KEY)
+    assert transport.closed
+    assert len(replies.requests) == 1
     await client.close()  # twice is fine
 
 
-async def test_borrowed_session_is_not_closed(mocked: Any) -> None:
-    mocked.get(f"{MESSAGES}/m1", payload=message("m1"))
-    async with aiohttp.ClientSession() as session:
-        async with PostmanClient(session=session) as client:
-            await client.campaign("c1", api_key=KEY).get_message("m1")
-        assert not session.closed
+def test_close_during_an_attempt_ends_the_call_without_its_backoff() -> None:
+    """The attempt is under way when the client closes, then answers 500: no 5 s wait follows."""
+    gate = asyncio.Event()
+
+    async def handler(request: Request) -> Response:
+        await gate.wait()
+        return reply({"error": {"code": "internal", "message": "boom"}}, 500)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        policy = RetryPolicy(
+            base_delay=5.0, max_delay=5.0, ambiguous_sends=AmbiguousSendPolicy.RESEND
+        )
+        client = PostmanClient(transport=MockTransport(handler), retry_policy=policy)
+        otp = client.campaign("c1", api_key=KEY, tps=None)
+        call = asyncio.create_task(otp.send("6591234567", {"otp": "1"}))
+        for _ in range(5):  # let the attempt reach the handler
+            await asyncio.sleep(0)
+        await client.close()
+        gate.set()
+        closed_at = loop.time()
+        with pytest.raises(ClientClosedError) as info:
+            await call
+        assert info.value.message_may_exist  # the 500 came after the body left
+        assert loop.time() == closed_at  # ended at once, not after the backoff
+
+    run_virtual(main)

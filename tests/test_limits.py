@@ -262,7 +262,6 @@ def test_late_departures_push_the_next_window_back() -> None:
     limiter = SlidingWindowLimiter(2, margin=0.0)
 
     async def main() -> list[float]:
-        loop = asyncio.get_running_loop()
         first = await limiter.acquire(Priority.SEND)
         assert first is not None
         await _leave(limiter, Priority.SEND)

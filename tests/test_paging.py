@@ -87,3 +87,16 @@ async def test_a_cycle_of_cursors_ends_in_an_error_not_duplicates_forever() -> N
         await collect()
     assert seen == ["m1", "m2", "m3"]
     assert len(calls) == 3
+
+
+async def test_a_repeated_page_is_never_yielded_twice() -> None:
+    pages = {None: _page(["m1", "m2"], "c1"), "c1": _page(["m1", "m2"], "c2")}
+    seen: list[str] = []
+
+    async def collect() -> None:
+        async for message in _paginator(pages, []):
+            seen.append(message.id)  # noqa: PERF401
+
+    with pytest.raises(RepeatedPageError, match="the same page"):
+        await collect()
+    assert seen == ["m1", "m2"]

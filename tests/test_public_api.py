@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
+from types import ModuleType
 
 import pytest
 
 import postman_async
+import postman_async.testing
 
 
 def _defined_here(obj: object) -> bool:
@@ -23,16 +26,41 @@ def _public_classes() -> list[type]:
     ]
 
 
-def _isort_style(name: str) -> tuple[int, str]:
-    """Ruff's ``__all__`` order (RUF022): CONSTANTS, then CamelCase, then the rest."""
-    if name.isupper():
-        return 0, name
-    return (1 if name[:1].isupper() else 2), name
+def _isort_key(name: str) -> tuple[int, list[str | int]]:
+    """The order ruff keeps ``__all__`` in (RUF022's "isort-style" sort).
+
+    CONSTANTS first, then CamelCase names, then the rest; a natural sort
+    within each group (digits compare as numbers).
+    """
+    if len(name) > 1 and name.isupper():
+        group = 0
+    elif name[:1].isupper():
+        group = 1
+    else:
+        group = 2
+    natural = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    return group, natural
 
 
-def test_all_is_sorted_without_duplicates() -> None:
-    names = list(postman_async.__all__)
-    assert names == sorted(names, key=_isort_style)
+def test_isort_key_orders_constants_classes_then_the_rest() -> None:
+    names = ["make_app", "Zeta", "DEFAULT", "__version__", "APIError", "Api2", "Api10", "T", "A_B"]
+    assert sorted(names, key=_isort_key) == [
+        "A_B",
+        "DEFAULT",
+        "APIError",
+        "Api2",
+        "Api10",
+        "T",
+        "Zeta",
+        "__version__",
+        "make_app",
+    ]
+
+
+@pytest.mark.parametrize("module", [postman_async, postman_async.testing], ids=lambda m: m.__name__)
+def test_all_is_sorted_without_duplicates(module: ModuleType) -> None:
+    names = list(module.__all__)
+    assert names == sorted(names, key=_isort_key)
     assert len(names) == len(set(names))
 
 

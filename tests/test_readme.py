@@ -6,6 +6,8 @@ import pathlib
 import re
 import textwrap
 
+import pytest
+
 README = pathlib.Path(__file__).parent.parent / "README.md"
 
 
@@ -14,6 +16,7 @@ def _blocks(marker: str) -> list[str]:
     return [b for b in blocks if marker in b]
 
 
+@pytest.mark.slow  # it serves the mock on a loopback socket
 async def test_mock_server_example_runs() -> None:
     (block,) = _blocks("async with serve_mock(")
     source = "async def example():\n" + textwrap.indent(block, "    ")

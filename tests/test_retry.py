@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from postman_async import AmbiguousSendPolicy, RetryPolicy
 from postman_async._retry import backoff_delay, decide, parse_retry_after
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2024, 5, 16, 8, 0, 0, tzinfo=UTC)
 
 

@@ -1,4 +1,8 @@
-"""The status tracker, on a virtual clock against an in-memory fake campaign."""
+"""The status tracker, on a virtual clock against an in-memory status source.
+
+The last tests run the tracker through a real :class:`Campaign` and
+:class:`MockTransport`: what it reads, and at which priority.
+"""
 
 from __future__ import annotations
 
@@ -19,19 +23,24 @@ from postman_async import (
     NotFoundError,
     Page,
     PageInfo,
+    PostmanClient,
     Priority,
+    RateLimiter,
+    RetryPolicy,
     ServerError,
+    SlidingWindowLimiter,
 )
 from postman_async._tracking import Tracker, TrackingPolicy, is_final
+from postman_async.testing import MockTransport
 
-from .conftest import run_virtual
+from .conftest import RecordingLimiter, Replies, reply, run_virtual
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 FAST = TrackingPolicy(min_interval=1.0, max_interval=8.0, backoff=2.0, jitter=0.0)
 
 
 class FakeCampaign:
-    """Serves messages from a dict; statuses change when the test says so."""
+    """A StatusSource serving messages from a dict; statuses change when the test says so."""
 
     id = "c1"
 
@@ -40,7 +49,6 @@ class FakeCampaign:
         self.batches: dict[str, list[str]] = {}
         self.page_size = page_size
         self.calls: list[tuple[str, Any]] = []
-        self.priorities: list[Priority] = []
         self.get_times: list[float] = []
         self.fail_with: BaseException | None = None
         for i in range(count):
@@ -70,16 +78,15 @@ class FakeCampaign:
         if self.fail_with is not None:
             raise self.fail_with
 
-    async def _get_message(self, mid: str, *, priority: Priority) -> Message:
+    async def fetch_message(self, mid: str) -> Message:
         self.calls.append(("get", mid))
-        self.priorities.append(priority)
         self.get_times.append(asyncio.get_running_loop().time())
         self._check()
         if mid not in self.messages:
             raise NotFoundError("no such message", status=404)
         return self.messages[mid]
 
-    async def _poll_page(self, batch_id: str | None, after: str | None) -> Page:
+    async def fetch_page(self, batch_id: str | None, after: str | None) -> Page:
         self.calls.append(("batch" if batch_id else "list", after))
         self._check()
         if batch_id is None:
@@ -109,7 +116,7 @@ class FakeCampaign:
 
 
 def tracker(fake: FakeCampaign, policy: TrackingPolicy = FAST, now: dt.datetime = T0) -> Tracker:
-    return Tracker(fake, policy, wall_clock=lambda: now, rand=lambda: 0.5)  # type: ignore[arg-type]
+    return Tracker(fake, policy, wall_clock=lambda: now, rand=lambda: 0.5)
 
 
 async def collect(stream: Any) -> list[Message]:
@@ -179,7 +186,7 @@ def test_few_messages_use_single_gets() -> None:
     assert fake.count("get") >= 2
 
 
-def test_two_waiters_on_one_id_share_one_poll_and_polls_use_lowest_priority() -> None:
+def test_two_waiters_on_one_id_share_one_poll() -> None:
     fake = FakeCampaign(1)
     msg = fake.messages["m00000"]
 
@@ -197,7 +204,6 @@ def test_two_waiters_on_one_id_share_one_poll_and_polls_use_lowest_priority() ->
 
     run_virtual(main)
     assert fake.count("get") == 2
-    assert set(fake.priorities) == {Priority.POLL}
 
 
 def test_interval_backs_off_while_quiet_and_tightens_on_change() -> None:
@@ -234,7 +240,7 @@ def test_cancelled_waiter_stops_polling() -> None:
         before = len(fake.calls)
         await asyncio.sleep(60)
         assert len(fake.calls) <= before + 1  # at most the round already under way
-        assert trk._task is not None and trk._task.done()
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # the polling loop ended
 
     run_virtual(main)
 
@@ -319,6 +325,26 @@ def test_transient_errors_back_off_and_fatal_errors_reach_the_caller() -> None:
     run_virtual(main)
 
 
+def test_an_unexpected_error_in_a_poll_does_not_strand_the_waiters() -> None:
+    """A bug below the tracker fails one round; polling goes on and the waiter gets its answer."""
+    fake = FakeCampaign(1)
+    fake.fail_with = RuntimeError("a bug below the tracker")
+
+    async def main() -> list[Message]:
+        trk = tracker(fake)
+        waiter = asyncio.create_task(collect(trk.follow(["m00000"], (), ())))
+        await asyncio.sleep(5)  # a few failed rounds
+        assert not waiter.done()
+        fake.fail_with = None
+        fake.set("m00000", "success")
+        done, _ = await asyncio.wait({waiter}, timeout=120)  # virtual seconds
+        assert done, "the waiter was stranded"
+        return waiter.result()
+
+    updates = run_virtual(main)
+    assert [m.latest_status.value for m in updates] == ["success"]
+
+
 def test_unknown_id_raises_not_found_for_its_waiter() -> None:
     fake = FakeCampaign(1)
 
@@ -375,3 +401,114 @@ def test_many_single_message_waiters_share_each_round() -> None:
     run_virtual(main)
     assert fake.count("get") == 0
     assert fake.count("list") == 4  # rounds at t=1 and t=3, two pages of 1,000 each
+
+
+# ----------------------------------------------------------------------------- through a Campaign
+
+BASE = "https://postman.gov.sg/api/v2"
+MESSAGES = f"{BASE}/campaigns/c1/messages"
+KEY = "key_live_0123456789abcdef"
+
+
+def wire(mid: str, status: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": mid,
+        "latestStatus": status,
+        "recipient": "6591234567",
+        "createdAt": "2026-01-01T08:00:00.000+08:00",
+        "updatedAt": "2026-01-01T08:00:00.000+08:00",
+    }
+    body.update(extra)
+    return body
+
+
+def listing(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"data": list(items), "pageData": {"hasNextPage": False, "endCursor": "end"}}
+
+
+def real_client(replies: Replies, limiters: list[RecordingLimiter]) -> PostmanClient:
+    def factory(campaign_id: str, tps: int) -> RateLimiter:
+        limiter = RecordingLimiter(SlidingWindowLimiter(tps))
+        limiters.append(limiter)
+        return limiter
+
+    return PostmanClient(
+        transport=MockTransport(replies),
+        limiter_factory=factory,
+        tracking=TrackingPolicy(min_interval=1.0, max_interval=8.0, jitter=0.0),
+        retry_policy=RetryPolicy.no_backoff(1),
+    )
+
+
+def test_a_campaign_polls_single_messages_at_the_lowest_priority() -> None:
+    replies = Replies()
+    replies.on("POST", MESSAGES, reply(wire("m1", "created"), 201))
+    replies.on(
+        "GET", f"{MESSAGES}/m1", reply(wire("m1", "sent")), repeat=reply(wire("m1", "success"))
+    )
+    limiters: list[RecordingLimiter] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with real_client(replies, limiters) as client:
+            otp = client.campaign("c1", api_key=KEY)
+            msg = await otp.send("6591234567", {"otp": "1"})
+            final = await otp.wait_for([msg], timeout=60)
+            assert final["m1"].latest_status is MessageStatus.SUCCESS
+            assert otp.status_reads == 2
+            assert client.campaign("c1", api_key=KEY).status_reads == 2  # one per campaign
+            assert loop.time() == pytest.approx(2.0)  # polls at t=1 (sent), t=2 (success)
+
+    run_virtual(main)
+    (limiter,) = limiters
+    assert limiter.priorities == [Priority.SEND, Priority.POLL, Priority.POLL]
+    assert len(replies.to("GET", f"{MESSAGES}/m1")) == 2
+
+
+def test_a_campaign_polls_many_messages_by_list_page_at_the_lowest_priority() -> None:
+    replies = Replies()
+    sends = iter(range(3))
+    replies.on("POST", MESSAGES, repeat=lambda r: reply(wire(f"m{next(sends)}", "created"), 201))
+    replies.on("GET", MESSAGES, reply(listing(*(wire(f"m{i}", "success") for i in (2, 1, 0)))))
+    limiters: list[RecordingLimiter] = []
+
+    async def main() -> None:
+        async with real_client(replies, limiters) as client:
+            otp = client.campaign("c1", api_key=KEY)
+            sent = [await otp.send("6591234567", {"otp": str(i)}) for i in range(3)]
+            final = await otp.wait_for(sent, timeout=60)
+            assert {m.latest_status for m in final.values()} == {MessageStatus.SUCCESS}
+            assert otp.status_reads == 1
+
+    run_virtual(main)
+    (limiter,) = limiters
+    assert limiter.priorities == [Priority.SEND] * 3 + [Priority.POLL]
+    (page_read,) = replies.to("GET", MESSAGES)
+    assert page_read.params == {"limit": "1000"}
+
+
+def test_a_campaign_tracks_a_batch_and_retries_its_failures_at_retry_priority() -> None:
+    replies = Replies()
+    batch_messages = f"{BASE}/campaigns/c1/batch/batch_1/messages"
+    unavailable = {"status": "failure", "errorCode": "recipient_unavailable"}
+    replies.on(
+        "GET",
+        batch_messages,
+        reply(listing(wire("b1", "failure", attempts=[unavailable], numAttempts=1))),
+        repeat=reply(listing(wire("b1", "success", numAttempts=2))),
+    )
+    replies.on("POST", f"{MESSAGES}/b1/retry", reply(wire("b1", "created", numAttempts=2), 201))
+    limiters: list[RecordingLimiter] = []
+    receipt = BatchReceipt(is_valid=True, batch_id="batch_1", num_rows=1)
+
+    async def main() -> None:
+        async with real_client(replies, limiters) as client:
+            otp = client.campaign("c1", api_key=KEY)
+            final = await otp.wait_for_batch(receipt, timeout=60, retry_failed=True)
+            assert final["b1"].latest_status is MessageStatus.SUCCESS
+
+    run_virtual(main)
+    (limiter,) = limiters
+    assert limiter.priorities == [Priority.POLL, Priority.RETRY, Priority.POLL]
+    assert [r.params for r in replies.to("GET", batch_messages)] == [{"limit": "1000"}] * 2
+    assert len(replies.to("POST", f"{MESSAGES}/b1/retry")) == 1

@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postman_async import Language, ValidationError
+from postman_async._models import mask_phone
 from postman_async._validate import (
     MAX_VALUE_LENGTH,
     Secret,
     check_api_key,
     check_tps,
     check_values,
-    mask_phone,
     normalize_language,
     normalize_recipient,
     path_segment,

@@ -226,14 +226,9 @@ class _EmailApi:
     async def get_email(self, request: web.Request) -> web.StreamResponse:
         """``GET /v1/transactional/email/{emailId}``."""
         email = self._state.email
-        email.stats.requests["email_get"] += 1
-        account = email.authenticate(request.headers.get(hdrs.AUTHORIZATION))
-        if account is None:
-            email.stats.unauthorized += 1
-            return UNAUTHENTICATED.response()
-        fault = await self._fault(request, "email_get")
-        if fault is not None:
-            return fault
+        account = await self._admit_read(request, "email_get")
+        if not isinstance(account, MockEmailAccount):
+            return account
         email_id = request.match_info["email_id"]
         if not email_id.isascii() or not email_id.isdigit():
             return EmailError(400, "api_validation", '"emailId" must be a number').response()
@@ -247,14 +242,9 @@ class _EmailApi:
     async def list_emails(self, request: web.Request) -> web.StreamResponse:
         """``GET /v1/transactional/email``: offset listing with filters, newest first."""
         email = self._state.email
-        email.stats.requests["email_list"] += 1
-        account = email.authenticate(request.headers.get(hdrs.AUTHORIZATION))
-        if account is None:
-            email.stats.unauthorized += 1
-            return UNAUTHENTICATED.response()
-        fault = await self._fault(request, "email_list")
-        if fault is not None:
-            return fault
+        account = await self._admit_read(request, "email_list")
+        if not isinstance(account, MockEmailAccount):
+            return account
         query = check_list_query(list(request.query.items()))
         if isinstance(query, str):
             return EmailError(400, "api_validation", query).response()
@@ -262,6 +252,19 @@ class _EmailApi:
         page = rows[query.offset : query.offset + query.limit]
         data = [email.render(m, include_params=not query.exclude_params) for m in page]
         return _json({"has_more": query.offset + len(page) < len(rows), "data": data})
+
+    async def _admit_read(
+        self, request: web.Request, endpoint: str
+    ) -> MockEmailAccount | web.StreamResponse:
+        """Count a read, authenticate it and apply faults: its account, or the answer instead."""
+        email = self._state.email
+        email.stats.requests[endpoint] += 1
+        account = email.authenticate(request.headers.get(hdrs.AUTHORIZATION))
+        if account is None:
+            email.stats.unauthorized += 1
+            return UNAUTHENTICATED.response()
+        fault = await self._fault(request, endpoint)
+        return account if fault is None else fault
 
     def _matching(self, account: MockEmailAccount, query: ListQuery) -> list[Any]:
         email = self._state.email

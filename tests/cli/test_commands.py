@@ -16,6 +16,8 @@ from postman_async.testing import MockServer
 
 from .conftest import GIVE_UP, assert_clean_failure, mock_env, run, start
 
+pytestmark = pytest.mark.slow
+
 GOOD = "6591234567"
 INVALID = "6511111111"  # the mock fails it with recipient_invalid
 UNAVAILABLE = "6511112222"  # ... and this one with recipient_unavailable

@@ -9,11 +9,14 @@ import pathlib
 import signal
 from collections.abc import AsyncIterator
 
+import pytest
 from aiohttp import web
 
 from postman_async.testing import MockServer
 
 from .conftest import GIVE_UP, mock_env, start
+
+pytestmark = pytest.mark.slow
 
 
 async def read_until(stream: asyncio.StreamReader | None, words: str) -> list[str]:

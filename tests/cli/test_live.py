@@ -10,10 +10,13 @@ from dataclasses import dataclass
 
 import pexpect
 import pyte
+import pytest
 
 from postman_async.testing import MockServer
 
 from .conftest import GIVE_UP, base_env, mock_env
+
+pytestmark = pytest.mark.slow
 
 HIDE_CURSOR = b"\x1b[?25l"
 SHOW_CURSOR = b"\x1b[?25h"

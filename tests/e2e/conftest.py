@@ -24,7 +24,8 @@ class MockProcess(msgspec.Struct):
         root = self.base_url.removesuffix("/api/v2")
         async with aiohttp.ClientSession() as session, session.get(f"{root}/_mock/stats") as resp:
             data: dict[str, Any] = await resp.json()
-        return data["campaigns"][self.campaign_id]
+        campaign: dict[str, Any] = data["campaigns"][self.campaign_id]
+        return campaign
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from postman_async import (
@@ -22,6 +23,8 @@ from postman_async import (
 from postman_async.testing import FaultConfig, MockPostman, MockServer, serve_mock
 
 from .conftest import mock_process
+
+pytestmark = pytest.mark.slow
 
 FAST_TRACKING = TrackingPolicy(min_interval=0.05, max_interval=0.2, jitter=0.0)
 QUICK_RETRY = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.1)
@@ -188,3 +191,17 @@ async def test_5xx_storm_reads_recover_sends_report_ambiguity() -> None:
     assert all(isinstance(e, ServerError) and e.message_may_exist for e in errors)
     created_ids = {m.id for m in sends if isinstance(m, Message)}
     assert created_ids <= set(state.messages)
+
+
+async def test_a_borrowed_session_carries_the_calls_and_is_left_open(server: MockServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with PostmanClient(base_url=server.base_url, session=session) as client:
+            otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=50)
+            msg = await otp.send("6591234567", {"otp": "1"})
+            assert (await otp.get_message(msg.id)).id == msg.id
+        assert not session.closed  # the caller's session: the caller closes it
+        url = f"{server.base_url}/campaigns/{server.campaign_id}/messages/{msg.id}"
+        headers = {"Authorization": f"Bearer {server.api_key}"}
+        async with session.get(url, headers=headers) as response:  # still usable
+            assert response.status == 200
+    assert server.campaign.stats.requests["get_message"] == 2

@@ -7,8 +7,7 @@ import re
 import textwrap
 
 ROOT = pathlib.Path(__file__).parent.parent.parent
-#: The email section: drafted in its own file, then moved into the README.
-SOURCES = [ROOT / "docs-email.md", ROOT / "README.md"]
+SOURCES = [ROOT / "README.md"]
 MARKER = "mail = client.email(api_key=server.email_api_key"
 
 

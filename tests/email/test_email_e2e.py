@@ -35,6 +35,8 @@ from postman_async import (
 )
 from postman_async.testing import MockPostman, MockServer, serve_mock
 
+pytestmark = pytest.mark.slow
+
 QUICK_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 OWN_SENDER = "Ops <ops@agency.gov.sg>"
 PDF = b"%PDF-1.4\n" + b"0" * 2000

@@ -14,19 +14,15 @@ import logging
 import re
 import types
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 import pytest
 
 from postman_async import Message, PostmanError
-
-#: Slack allowed on top of a call's ``timeout`` before we call it a hang (seconds).
-#: Generous for a loaded 2-core CI box; a hang would overshoot by the client's
-#: 30 s default or forever.
-DEADLINE_MARGIN = 0.4
+from postman_async.testing import Request, Response
 
 #: A campaign ID and key for clients pointed at the raw servers.
 CAMPAIGN = "campaign_rel"
@@ -160,11 +156,11 @@ def answer(response: bytes) -> Respond:
     return respond
 
 
-# ----------------------------------------------------------------------------- instant session
+# ----------------------------------------------------------------------------- instant transport
 
 
-class InstantSession:
-    """Just enough of an ``aiohttp.ClientSession`` for the client: every call is a 201 at once.
+class InstantTransport:
+    """A transport whose every attempt is a 201 at once (a ``Transport``, like MockTransport).
 
     For load and cancellation tests on the virtual clock (``run_virtual``), where
     real sockets would tie the loop to real time.  It records when each request
@@ -172,33 +168,19 @@ class InstantSession:
     one float.
     """
 
-    closed = False
+    BODY = b'{"id": "message_1", "latestStatus": "created", "recipient": "6580000000"}'
 
     def __init__(self) -> None:
         self.times: list[float] = []
+        self.closed = False
 
-    def request(self, *args: object, **kwargs: object) -> _InstantAnswer:
+    async def handle(self, request: Request) -> Response:
+        request.grant.sent()
         self.times.append(asyncio.get_running_loop().time())
-        return _InstantAnswer()
+        return Response(status=201, body=self.BODY)
 
-
-class _InstantBody:
-    @staticmethod
-    async def iter_chunked(size: int) -> AsyncIterator[bytes]:
-        yield b'{"id": "message_1", "latestStatus": "created", "recipient": "6580000000"}'
-
-
-class _InstantAnswer:
-    status = 201
-    content_length = None
-    headers: ClassVar[dict[str, str]] = {}
-    content = _InstantBody()
-
-    async def __aenter__(self) -> _InstantAnswer:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 # ----------------------------------------------------------------------------- attempt log
@@ -260,7 +242,7 @@ async def settle(awaitable: Awaitable[object]) -> object:
         return exc
 
 
-def outcome_kinds(outcomes: list[object]) -> Counter[str]:
+def outcome_kinds(outcomes: Iterable[object]) -> Counter[str]:
     """``Message`` or the error's class name (with ``+may_exist``), per outcome."""
     kinds: Counter[str] = Counter()
     for outcome in outcomes:

@@ -33,6 +33,8 @@ from postman_async.testing import FaultConfig, MockPostman, MockServer, serve_mo
 
 from .conftest import AttemptLog, outcome_kinds, phone
 
+pytestmark = pytest.mark.slow
+
 CALLS = 2000
 #: About 30% of requests end in an injected 5xx: JSON errors before processing,
 #: HTML gateway pages, and sends that create their message and then answer 500.

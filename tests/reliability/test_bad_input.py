@@ -11,7 +11,7 @@ ID*, never another message or endpoint.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from postman_async import (
     ValidationError,
 )
 from postman_async.testing import MockPostman, MockServer, serve_mock
+
+pytestmark = pytest.mark.slow
 
 OK_VALUES = {"otp": "123456"}
 OK_PHONE = "6591234567"
@@ -44,7 +46,7 @@ async def otp(server: MockServer) -> AsyncIterator[Campaign]:
         yield client.campaign(server.campaign_id, api_key=server.api_key)
 
 
-async def _drain(iterator: AsyncIterator[Any]) -> list[Any]:
+async def _drain(iterator: AsyncIterable[Any]) -> list[Any]:
     return [item async for item in iterator]
 
 
@@ -94,35 +96,47 @@ BAD_VALUES: list[object] = [
 ]
 BAD_IDS: list[object] = ["", ".", "..", "a b", "a\nb", "a\tb", "a\rb", "\x00", "a\x7f", None, 5]
 BAD_PAGE_SIZES: list[object] = [0, -1, 1001, True, "10", 10.0, None]
+BAD_CURSORS: list[object] = ["", 5, b"cursor", ["c"]]
 BAD_SEARCHES: list[object] = ["", "91 23", "+65", "abc", "\uff19\uff11\uff12\uff13", 9123, ["9"]]
 
 
 def _cases() -> list[Any]:
     cases: list[Any] = []
 
-    def add(name: str, call: BadCall, match: str | None = None) -> None:
-        cases.append(pytest.param(call, match, id=name))
+    def add(
+        name: str, call: Callable[[Campaign, Any], Awaitable[object]], bad: object, match: str
+    ) -> None:
+        def bound(campaign: Campaign) -> Awaitable[object]:
+            return call(campaign, bad)
+
+        cases.append(pytest.param(bound, match, id=name))
 
     for i, bad in enumerate(BAD_RECIPIENTS):
-        add(f"recipient-{i}", lambda c, b=bad: c.send(b, OK_VALUES), r"recipient")
+        add(f"recipient-{i}", lambda c, b: c.send(b, OK_VALUES), bad, "recipient")
     for i, bad in enumerate(BAD_LANGUAGES):
-        add(f"language-{i}", lambda c, b=bad: c.send(OK_PHONE, OK_VALUES, language=b), "language")
+        add(f"language-{i}", lambda c, b: c.send(OK_PHONE, OK_VALUES, language=b), bad, "language")
     for i, bad in enumerate(BAD_VALUES):
-        add(f"values-{i}", lambda c, b=bad: c.send(OK_PHONE, b), r"value|variable|reserved")
+        add(f"values-{i}", lambda c, b: c.send(OK_PHONE, b), bad, r"value|variable|reserved")
     for i, bad in enumerate([0, -1, -0.5]):
-        add(f"timeout-{i}", lambda c, b=bad: c.send(OK_PHONE, OK_VALUES, timeout=b), "timeout")
-        add(f"get-timeout-{i}", lambda c, b=bad: c.get_message("m1", timeout=b), "timeout")
+        add(f"timeout-{i}", lambda c, b: c.send(OK_PHONE, OK_VALUES, timeout=b), bad, "timeout")
+        add(f"get-timeout-{i}", lambda c, b: c.get_message("m1", timeout=b), bad, "timeout")
+        add(f"list-timeout-{i}", lambda c, b: c.list_messages(timeout=b), bad, "timeout")
     for i, bad in enumerate(BAD_IDS):
-        add(f"get-id-{i}", lambda c, b=bad: c.get_message(b), "message_id")
-        add(f"retry-id-{i}", lambda c, b=bad: c.retry(b), "message_id")
-        add(f"batch-id-{i}", lambda c, b=bad: c.list_batch_messages(b), "batch_id")
-        add(f"retry-batch-id-{i}", lambda c, b=bad: c.retry_batch(b), "batch_id")
-        add(f"wait-id-{i}", lambda c, b=bad: c.wait_for([b], timeout=1), "message_id")
+        add(f"get-id-{i}", lambda c, b: c.get_message(b), bad, "message_id")
+        add(f"retry-id-{i}", lambda c, b: c.retry(b), bad, "message_id")
+        add(f"batch-id-{i}", lambda c, b: c.list_batch_messages(b), bad, "batch_id")
+        add(f"retry-batch-id-{i}", lambda c, b: c.retry_batch(b), bad, "batch_id")
+        add(f"wait-id-{i}", lambda c, b: c.wait_for([b], timeout=1), bad, "message_id")
     for i, bad in enumerate(BAD_PAGE_SIZES):
-        add(f"limit-{i}", lambda c, b=bad: c.list_messages(limit=b), "page size")
-        add(f"page-size-{i}", lambda c, b=bad: _drain(c.list_messages(limit=b)), "page size")
+        # The first page (await), and every page (async for): both refuse before a request.
+        add(f"limit-{i}", lambda c, b: c.list_messages(limit=b), bad, "limit")
+        add(f"limit-all-{i}", lambda c, b: _drain(c.list_messages(limit=b)), bad, "limit")
+        add(f"batch-limit-{i}", lambda c, b: c.list_batch_messages("b1", limit=b), bad, "limit")
+    for i, bad in enumerate(BAD_CURSORS):
+        add(f"after-{i}", lambda c, b: c.list_messages(after=b), bad, "after")
+        add(f"before-{i}", lambda c, b: c.list_messages(before=b), bad, "before")
     for i, bad in enumerate(BAD_SEARCHES):
-        add(f"search-{i}", lambda c, b=bad: c.list_messages(search=b), "digits")
+        add(f"search-{i}", lambda c, b: c.list_messages(search=b), bad, "digits")
     return cases
 
 

@@ -39,6 +39,8 @@ from postman_async import (
 
 from .conftest import CAMPAIGN, KEY, Exchange, answer, http_response, raw_server, settle
 
+pytestmark = pytest.mark.slow
+
 MESSAGE = {
     "id": "message_1",
     "latestStatus": "created",
@@ -150,7 +152,7 @@ async def test_unknown_fields_and_statuses_are_kept_not_fatal() -> None:
 async def test_a_body_over_the_limit_is_refused(
     monkeypatch: pytest.MonkeyPatch, framing: str
 ) -> None:
-    monkeypatch.setattr("postman_async._http.MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr("postman_async._transport.MAX_BODY_BYTES", 1000)
     huge = body({**MESSAGE, "fullMessage": "x" * 5000})
     head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: close\r\n"
     if framing == "content-length":
@@ -359,7 +361,7 @@ OPERATIONS: dict[str, Callable[[Campaign], Awaitable[object]]] = {
     "batch": batch,
     "retry_batch": lambda c: c.retry_batch("batch_1"),
 }
-EXPECTED = {
+EXPECTED: dict[str, type] = {
     "send": Message,
     "get": Message,
     "retry": Message,

@@ -145,4 +145,6 @@ def test_all_lists_the_public_names() -> None:
         if not name.isupper():
             # The transport seam's types are the client's own, re-exported for MockTransport.
             module = getattr(testing, name).__module__
-            assert module.startswith("postman_async.testing.") or module == "postman_async._exchange"
+            assert (
+                module.startswith("postman_async.testing.") or module == "postman_async._exchange"
+            )
