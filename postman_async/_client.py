@@ -15,8 +15,8 @@ from ._email_validate import check_email_key
 from ._env import EnvConfig, read_env
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
-from ._lifecycle import creation_site
 from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimiter
+from ._loop_binding import creation_site
 from ._request import RequestLoop
 from ._retry import RetryPolicy
 from ._shared import DEFAULT, CampaignSettings, Default, Shared

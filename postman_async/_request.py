@@ -30,8 +30,8 @@ from ._errors import (
     error_class_for,
 )
 from ._exchange import Request, Response, Transport, TransportError, Upload
-from ._lifecycle import LoopBinding
 from ._limits import Grant, Priority, RateLimiter
+from ._loop_binding import LoopBinding
 from ._models import decode_error_body
 from ._retry import AmbiguousSendPolicy, RetryPolicy, decide, parse_retry_after
 from ._telemetry import CallSpan, Telemetry

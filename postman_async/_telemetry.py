@@ -36,13 +36,25 @@ import functools
 import time
 import urllib.parse
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._exchange import Request
-    from ._request import Call
+    from ._limits import Priority
+
+
+class _Call(Protocol):
+    """What telemetry reads of a :class:`~postman_async._request.Call`."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def priority(self) -> Priority: ...
+
 
 _SCOPE = "postman_async"
 #: Path segments kept as they are in span names; any other segment is an ID.
@@ -113,7 +125,7 @@ class Telemetry:
         )
 
     @contextlib.contextmanager
-    def call(self, call: Call) -> Iterator[CallSpan]:
+    def call(self, call: _Call) -> Iterator[CallSpan]:
         """The span of one call, current while the call runs."""
         where = _Where(call.url)
         attributes = {"postman.priority": call.priority.name.lower()}
@@ -143,7 +155,7 @@ class CallSpan:
 
     __slots__ = ("_attributes", "_call", "_span", "_telemetry", "_where", "waited")
 
-    def __init__(self, telemetry: Telemetry, span: Any, call: Call, where: _Where) -> None:
+    def __init__(self, telemetry: Telemetry, span: Any, call: _Call, where: _Where) -> None:
         self._telemetry = telemetry
         self._span = span
         self._call = call
