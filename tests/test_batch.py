@@ -241,49 +241,43 @@ def test_check_csv_accepts_no_variable_columns() -> None:
     assert check_csv(b"recipient,language\r\n6591234567,english\r\n") == 1
 
 
-@pytest.mark.parametrize(
-    ("data", "fragment"),
-    [
-        (b"", "empty"),
-        (b"\r\n", "empty"),
-        (b"language,name\r\nenglish,x\r\n", "lacks recipient"),
-        (b"recipient,name\r\n6591234567,x\r\n", "lacks language"),
-        (b"phone,lang\r\n6591234567,english\r\n", "lacks recipient, language"),
-        (b"recipient,language,n,n\r\n6591234567,english,a,b\r\n", "repeats a column"),
-        (b"recipient,language,name\r\n", "no rows"),
-    ],
-)
-def test_check_csv_refuses_bad_headers(data: bytes, fragment: str) -> None:
-    with pytest.raises(ValidationError, match="batch CSV") as info:
-        check_csv(data)
-    assert fragment in str(info.value)
+#: Files whose header (or lack of one) is wrong, and what the refusal names.
+BAD_HEADERS = [
+    (b"", "empty"),
+    (b"\r\n", "empty"),
+    (b"language,name\r\nenglish,x\r\n", "lacks recipient"),
+    (b"recipient,name\r\n6591234567,x\r\n", "lacks language"),
+    (b"phone,lang\r\n6591234567,english\r\n", "lacks recipient, language"),
+    (b"recipient,language,n,n\r\n6591234567,english,a,b\r\n", "repeats a column"),
+    (b"recipient,language,name\r\n", "no rows"),
+]
+
+#: Files with a good header and a bad row, and what the refusal names.
+BAD_ROWS = [
+    (b"recipient,language,n\r\n6591234567,english\r\n", "row 1 has 2 cells, the header has 3"),
+    (
+        b"recipient,language,n\r\n6591234567,english,a\r\n6591234567,english,a,b\r\n",
+        "row 2 has 4 cells, the header has 3",
+    ),
+    (
+        b"recipient,language,n\r\n6591234567,english,a\r\n\r\n6591234568,english,b\r\n",
+        "row 2 has 0 cells",
+    ),
+    (b"recipient,language,n\r\n+6591234567,english,a\r\n", "row 1: recipient must be digits"),
+    (b"recipient,language,n\r\n65 9123 4567,english,a\r\n", "row 1: recipient must be digits"),
+    (b"recipient,language,n\r\n91234567,english,a\r\n", "row 1: recipient 91****67"),
+    (b"recipient,language,n\r\n6591234567,ENGLISH,a\r\n", "row 1: language must be lowercase"),
+    (b"recipient,language,n\r\n6591234567,English,a\r\n", "row 1: language must be lowercase"),
+    (b"recipient,language,n\r\n6591234567,french,a\r\n", "row 1: language must be one of"),
+    (b"recipient,language,n\r\n6591234567,english,\r\n", "row 1: value of 'n' is empty"),
+    (b"recipient,language,n\r\n6591234567,english, a\r\n", "row 1: value of 'n' starts"),
+    (b"recipient,language,N\r\n6591234567,english,a\r\n", "row 1: template variable name"),
+    (b"recipient,language,n\r\n,english,a\r\n", "row 1: recipient is empty"),
+]
 
 
-@pytest.mark.parametrize(
-    ("data", "fragment"),
-    [
-        (b"recipient,language,n\r\n6591234567,english\r\n", "row 1 has 2 cells, the header has 3"),
-        (
-            b"recipient,language,n\r\n6591234567,english,a\r\n6591234567,english,a,b\r\n",
-            "row 2 has 4 cells, the header has 3",
-        ),
-        (
-            b"recipient,language,n\r\n6591234567,english,a\r\n\r\n6591234568,english,b\r\n",
-            "row 2 has 0 cells",
-        ),
-        (b"recipient,language,n\r\n+6591234567,english,a\r\n", "row 1: recipient must be digits"),
-        (b"recipient,language,n\r\n65 9123 4567,english,a\r\n", "row 1: recipient must be digits"),
-        (b"recipient,language,n\r\n91234567,english,a\r\n", "row 1: recipient 91****67"),
-        (b"recipient,language,n\r\n6591234567,ENGLISH,a\r\n", "row 1: language must be lowercase"),
-        (b"recipient,language,n\r\n6591234567,English,a\r\n", "row 1: language must be lowercase"),
-        (b"recipient,language,n\r\n6591234567,french,a\r\n", "row 1: language must be one of"),
-        (b"recipient,language,n\r\n6591234567,english,\r\n", "row 1: value of 'n' is empty"),
-        (b"recipient,language,n\r\n6591234567,english, a\r\n", "row 1: value of 'n' starts"),
-        (b"recipient,language,N\r\n6591234567,english,a\r\n", "row 1: template variable name"),
-        (b"recipient,language,n\r\n,english,a\r\n", "row 1: recipient is empty"),
-    ],
-)
-def test_check_csv_refuses_bad_rows(data: bytes, fragment: str) -> None:
+@pytest.mark.parametrize(("data", "fragment"), [*BAD_HEADERS, *BAD_ROWS])
+def test_check_csv_refuses_bad_files(data: bytes, fragment: str) -> None:
     with pytest.raises(ValidationError, match="batch CSV") as info:
         check_csv(data)
     assert fragment in str(info.value)

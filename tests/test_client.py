@@ -360,17 +360,6 @@ async def test_send_5xx_is_not_resent_by_default(client: PostmanClient, replies:
     assert len(replies.to("POST", MESSAGES)) == 1
 
 
-async def test_send_timeout_after_sending_is_ambiguous(
-    client: PostmanClient, replies: Replies
-) -> None:
-    replies.on("POST", MESSAGES, repeat=fail(lambda: APITimeoutError("no answer"), sent=True))
-    otp = client.campaign("c1", api_key=KEY)
-    with pytest.raises(APITimeoutError) as info:
-        await otp.send("6591234567", {"otp": "1"})
-    assert info.value.message_may_exist
-    assert len(replies.to("POST", MESSAGES)) == 1
-
-
 async def test_send_connect_failure_is_retried_safely(
     client: PostmanClient, replies: Replies
 ) -> None:
@@ -385,15 +374,28 @@ async def test_send_connect_failure_is_retried_safely(
     assert len(replies.to("POST", MESSAGES)) == 2
 
 
-async def test_send_connect_failure_every_time_says_no_message_exists(
-    client: PostmanClient, replies: Replies
+@pytest.mark.parametrize(
+    ("error", "sent", "attempts"),
+    [
+        # A timeout after the body left is ambiguous: not re-sent, and the message may exist.
+        pytest.param(APITimeoutError, True, 1, id="timeout-after-sending-is-ambiguous"),
+        # A connection that never opened sent nothing: retried, and no message exists.
+        pytest.param(APIConnectionError, False, 3, id="connect-failure-says-no-message-exists"),
+    ],
+)
+async def test_send_transport_failure_every_time(
+    client: PostmanClient,
+    replies: Replies,
+    error: type[APITimeoutError | APIConnectionError],
+    sent: bool,
+    attempts: int,
 ) -> None:
-    replies.on("POST", MESSAGES, repeat=fail(lambda: APIConnectionError("refused"), sent=False))
+    replies.on("POST", MESSAGES, repeat=fail(lambda: error("no answer"), sent=sent))
     otp = client.campaign("c1", api_key=KEY)
-    with pytest.raises(APIConnectionError) as info:
+    with pytest.raises(error) as info:
         await otp.send("6591234567", {"otp": "1"})
-    assert not info.value.message_may_exist
-    assert len(replies.to("POST", MESSAGES)) == 3
+    assert info.value.message_may_exist is sent
+    assert len(replies.to("POST", MESSAGES)) == attempts
 
 
 async def test_send_2xx_with_unreadable_body_says_message_may_exist(

@@ -717,24 +717,28 @@ _json_values = st.recursive(
     ),
     max_leaves=30,
 )
+# The optional keys of a message object on the wire.
+_message_keys = (
+    "latestStatus",
+    "language",
+    "values",
+    "recipient",
+    "createdAt",
+    "attempts",
+    "messageAttempts",
+    "numAttempts",
+    "batches",
+    "batchId",
+)
 # Values that look like the API's, so the decoders get past the first field.
 _wire_keys = st.sampled_from(
     [
         "id",
-        "latestStatus",
-        "language",
-        "values",
-        "recipient",
-        "createdAt",
-        "attempts",
-        "messageAttempts",
+        *_message_keys,
         "error",
         "status",
         "errorType",
         "errorCode",
-        "numAttempts",
-        "batches",
-        "batchId",
         "data",
         "pageData",
         "hasNextPage",
@@ -796,21 +800,7 @@ def test_decoders_on_arbitrary_json(value: object) -> None:
 @given(
     st.fixed_dictionaries(
         {"id": st.text(min_size=1, max_size=10)},
-        optional=dict.fromkeys(
-            (
-                "latestStatus",
-                "language",
-                "values",
-                "recipient",
-                "createdAt",
-                "attempts",
-                "messageAttempts",
-                "numAttempts",
-                "batches",
-                "batchId",
-            ),
-            _wire_values,
-        ),
+        optional=dict.fromkeys(_message_keys, _wire_values),
     )
 )
 def test_message_shaped_json(value: dict[str, object]) -> None:

@@ -15,7 +15,6 @@ caller's own frame holds the same values).
 
 from __future__ import annotations
 
-import inspect
 import json
 import string
 from collections.abc import Awaitable, Callable
@@ -38,7 +37,7 @@ from postman_async import (
 from postman_async.testing import MockTransport, Request, Response, TransportError
 
 from .conftest import run_virtual
-from .leaks import leaks, renderings
+from .leaks import leaks, package_frames, renderings
 
 Answer = Callable[[Request, "Secrets"], Response]
 
@@ -241,12 +240,9 @@ def test_a_request_in_flight_holds_no_plain_header_or_value_in_its_frames() -> N
 
     async def main() -> None:
         async def answer(request: Request) -> Response:
-            frame = inspect.currentframe()
-            while frame is not None:
-                if "postman_async" in frame.f_code.co_filename:
-                    names.append(frame.f_code.co_name)
-                    frames_text.append(repr(frame.f_locals))
-                frame = frame.f_back
+            for name, local_text in package_frames():
+                names.append(name)
+                frames_text.append(local_text)
             return Response(status=201, body=json.dumps(secrets.echo()).encode())
 
         async with PostmanClient(

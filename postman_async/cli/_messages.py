@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .._campaign import Campaign
 from .._models import Attempt, Message, MessageStatus
 from .._tracking import MAX_ATTEMPTS
 from ._config import UsageError
@@ -36,11 +37,16 @@ async def send(ctx: Context) -> int:
         raise UsageError("give the template values with -v NAME=VALUE (e.g. -v otp=123456)")
     async with ctx.campaign() as campaign:
         message = await campaign.send(ctx.args.recipient, values, language=ctx.args.language)
-        emit(ctx, message, verb="sent")
-        if not ctx.args.wait:
-            return 0
-        tally = await follow(ctx, campaign, title=f"message {message.id}", messages=[message])
-        return finish(ctx, tally)
+        return await _emit_and_follow(ctx, campaign, message, verb="sent")
+
+
+async def _emit_and_follow(ctx: Context, campaign: Campaign, message: Message, verb: str) -> int:
+    """Print ``message`` (``verb`` first); with ``--wait``, follow it until final."""
+    emit(ctx, message, verb=verb)
+    if not ctx.args.wait:
+        return 0
+    tally = await follow(ctx, campaign, title=f"message {message.id}", messages=[message])
+    return finish(ctx, tally)
 
 
 async def status(ctx: Context) -> int:
@@ -106,11 +112,7 @@ async def retry(ctx: Context) -> int:
     """``retry MESSAGE_ID``: re-attempt a failed message; with ``--wait``, follow it."""
     async with ctx.campaign() as campaign:
         message = await campaign.retry(ctx.args.message_id)
-        emit(ctx, message, verb="retried")
-        if not ctx.args.wait:
-            return 0
-        tally = await follow(ctx, campaign, title=f"message {message.id}", messages=[message])
-        return finish(ctx, tally)
+        return await _emit_and_follow(ctx, campaign, message, verb="retried")
 
 
 async def watch(ctx: Context) -> int:

@@ -19,6 +19,8 @@ They need no key and are never rate limited or faulted:
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from aiohttp import hdrs, web
 
@@ -87,12 +89,9 @@ class _Admin:
         return _json(self._state.faults.to_dict())
 
     async def set_faults(self, request: web.Request) -> web.Response:
-        try:
-            changes = msgspec.json.decode(await request.read())
-        except msgspec.DecodeError as exc:
-            return _json({"error": str(exc)}, 400)
-        if not isinstance(changes, dict):
-            return _json({"error": "expected a JSON object of FaultConfig fields"}, 400)
+        changes = await _json_object(request, "a JSON object of FaultConfig fields")
+        if isinstance(changes, web.Response):
+            return changes
         try:
             self._state.faults = self._state.faults.replace(**changes)
         except (TypeError, ValueError) as exc:
@@ -103,14 +102,12 @@ class _Admin:
         return _json(self._state.leniency.to_dict())
 
     async def set_leniency(self, request: web.Request) -> web.Response:
-        try:
-            changes = msgspec.json.decode(await request.read())
-        except msgspec.DecodeError as exc:
-            return _json({"error": str(exc)}, 400)
-        if not isinstance(changes, dict) or not all(
-            isinstance(value, bool) for value in changes.values()
-        ):
-            return _json({"error": "expected a JSON object of Leniency switches: true/false"}, 400)
+        expected = "a JSON object of Leniency switches: true/false"
+        changes = await _json_object(request, expected)
+        if isinstance(changes, web.Response):
+            return changes
+        if not all(isinstance(value, bool) for value in changes.values()):
+            return _json({"error": f"expected {expected}"}, 400)
         try:
             self._state.leniency = self._state.leniency.replace(**changes)
         except TypeError as exc:
@@ -121,12 +118,9 @@ class _Admin:
         return _json([fault.to_dict() for fault in self._state.script.pending])
 
     async def add_script(self, request: web.Request) -> web.Response:
-        try:
-            fields = msgspec.json.decode(await request.read())
-        except msgspec.DecodeError as exc:
-            return _json({"error": str(exc)}, 400)
-        if not isinstance(fields, dict):
-            return _json({"error": "expected a JSON object of ScriptedFault fields"}, 400)
+        fields = await _json_object(request, "a JSON object of ScriptedFault fields")
+        if isinstance(fields, web.Response):
+            return fields
         body = fields.get("body")
         if isinstance(body, str):
             fields["body"] = body.encode()
@@ -159,6 +153,17 @@ class _Admin:
         if body is None:
             return _json({"error": "no such report"}, 404)
         return web.Response(body=body, headers={hdrs.CONTENT_TYPE: "text/csv; charset=utf-8"})
+
+
+async def _json_object(request: web.Request, expected: str) -> dict[str, Any] | web.Response:
+    """The request's body as a JSON object, or the 400 answer saying what was ``expected``."""
+    try:
+        data = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError as exc:
+        return _json({"error": str(exc)}, 400)
+    if not isinstance(data, dict):
+        return _json({"error": f"expected {expected}"}, 400)
+    return data
 
 
 def _json(data: object, status: int = 200) -> web.Response:

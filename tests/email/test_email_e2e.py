@@ -299,28 +299,32 @@ async def test_dropped_answer_is_ambiguous(mail: EmailAccount, server: MockServe
     assert server.state.email.stats.requests["email_send"] == 1
 
 
-async def test_reconcile_finds_the_email_a_dropped_send_created(server: MockServer) -> None:
+@pytest.fixture
+async def reconciling_mail(server: MockServer) -> AsyncIterator[EmailAccount]:
+    """The mock's email account, through a client that reconciles ambiguous sends."""
     policy = RetryPolicy(
         max_attempts=3, base_delay=0.0, max_delay=0.0, ambiguous_sends=AmbiguousSendPolicy.RECONCILE
     )
     async with PostmanClient(retry_policy=policy) as client:
-        mail = client.email(api_key=server.email_api_key, base_url=server.email_base_url)
-        server.state.email.drops_after_commit = 1
-        msg = await mail.send("tan@example.com", "Reconciled", "<p>once</p>", tag="r")
+        yield client.email(api_key=server.email_api_key, base_url=server.email_base_url)
+
+
+async def test_reconcile_finds_the_email_a_dropped_send_created(
+    reconciling_mail: EmailAccount, server: MockServer
+) -> None:
+    server.state.email.drops_after_commit = 1
+    msg = await reconciling_mail.send("tan@example.com", "Reconciled", "<p>once</p>", tag="r")
     assert msg.params is not None
     assert msg.params.subject == "Reconciled"
     assert len(server.state.email.messages) == 1
     assert server.state.email.stats.requests["email_send"] == 1
 
 
-async def test_reconcile_resends_when_the_provider_refused(server: MockServer) -> None:
-    policy = RetryPolicy(
-        max_attempts=3, base_delay=0.0, max_delay=0.0, ambiguous_sends=AmbiguousSendPolicy.RECONCILE
-    )
-    async with PostmanClient(retry_policy=policy) as client:
-        mail = client.email(api_key=server.email_api_key, base_url=server.email_base_url)
-        server.state.email.provider_failures = 1
-        msg = await mail.send("tan@example.com", "Again", "<p>b</p>")
+async def test_reconcile_resends_when_the_provider_refused(
+    reconciling_mail: EmailAccount, server: MockServer
+) -> None:
+    server.state.email.provider_failures = 1
+    msg = await reconciling_mail.send("tan@example.com", "Again", "<p>b</p>")
     assert msg.status is EmailStatus.ACCEPTED
     # The refused row stays UNSENT; the second send made a new one.
     statuses = sorted(m.status_at(server.state.now()) for m in server.state.email.messages.values())

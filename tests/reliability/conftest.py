@@ -24,6 +24,8 @@ import pytest
 from postman_async import Message, PostmanError
 from postman_async.testing import Request, Response
 
+from .loopback import LoopbackServer
+
 #: A campaign ID and key for clients pointed at the raw servers.
 CAMPAIGN = "campaign_rel"
 KEY = "key_test_reliability0123456789abcdef"
@@ -65,39 +67,22 @@ class Exchange:
 
 
 @dataclass
-class RawServer:
+class RawServer(LoopbackServer):
     """A loopback TCP server whose ``respond`` decides what each connection gets."""
 
     respond: Respond
     read_request: bool = True
-    port: int = 0
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v2"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        try:
+        async with self.handling(writer, (ConnectionError, asyncio.IncompleteReadError)):
+            self.connections += 1
             request = b""
             if self.read_request:
                 request = await _read_request(reader)
                 self.requests.append(request)
             await self.respond(Exchange(reader, writer, self.stop, request))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-            self._tasks.discard(task)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
@@ -115,16 +100,8 @@ async def raw_server(respond: Respond, *, read_request: bool = True) -> AsyncIte
     cancel them (no "Task was destroyed" and no cancelled handler to log).
     """
     server = RawServer(respond, read_request=read_request)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
+    async with server.listening(server.handle):
         yield server
-    finally:
-        server.stop.set()
-        listener.close()
-        if server._tasks:
-            await asyncio.wait(set(server._tasks), timeout=5)
-        await listener.wait_closed()
 
 
 def http_response(
@@ -285,6 +262,23 @@ async def loop_problems() -> AsyncIterator[LoopProblems]:
         loop.set_exception_handler(previous)
 
 
+@contextlib.contextmanager
+def logging_to(
+    handler: logging.Handler, logger: str | None = None, level: int | None = None
+) -> Iterator[None]:
+    """Attach ``handler`` to ``logger`` (root: ``None``) for the block, at ``level`` if given."""
+    target = logging.getLogger(logger)
+    previous = target.level
+    target.addHandler(handler)
+    if level is not None:
+        target.setLevel(level)
+    try:
+        yield
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(previous)
+
+
 class _Complaints(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
@@ -301,13 +295,9 @@ def no_loop_complaints() -> Iterator[None]:
     those complaints come from ``__del__``, so the check runs after ``gc.collect()``.
     """
     handler = _Complaints()
-    logger = logging.getLogger("asyncio")
-    logger.addHandler(handler)
-    try:
+    with logging_to(handler, "asyncio"):
         yield
         gc.collect()
-    finally:
-        logger.removeHandler(handler)
     assert not handler.messages, handler.messages
 
 

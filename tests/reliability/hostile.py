@@ -26,6 +26,8 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from .loopback import LoopbackServer
+
 __all__ = [
     "HOLD",
     "HostileServer",
@@ -60,20 +62,12 @@ Script = bytes | Sequence[bytes] | Callable[[Seen], Answer]
 
 
 @dataclass
-class HostileServer:
+class HostileServer(LoopbackServer):
     """A loopback server answering with scripted bytes; see the module docstring."""
 
     script: Script
-    port: int = 0
     #: Every request read, in order.
     seen: list[Seen] = field(default_factory=list)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def base_url(self) -> str:
-        """The API base to give ``PostmanClient(base_url=...)``."""
-        return f"http://127.0.0.1:{self.port}/api/v2"
 
     def _answer(self, seen: Seen) -> Answer:
         script = self.script
@@ -84,10 +78,8 @@ class HostileServer:
         return script[min(len(self.seen) - 1, len(script) - 1)]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
+        quiet = (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
+        async with self.handling(writer, quiet):
             seen = await _read_request(reader)
             self.seen.append(seen)
             answer = self._answer(seen)
@@ -96,13 +88,6 @@ class HostileServer:
             elif answer is not None:
                 writer.write(answer)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-            self._tasks.discard(task)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Seen:
@@ -129,16 +114,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Seen:
 async def hostile_server(script: Script) -> AsyncIterator[HostileServer]:
     """Serve ``script`` on 127.0.0.1 (a free port) for the block."""
     server = HostileServer(script)
-    listener = await asyncio.start_server(server._handle, "127.0.0.1", 0, limit=16 << 20)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
+    async with server.listening(server._handle, limit=16 << 20):
         yield server
-    finally:
-        server.stop.set()
-        listener.close()
-        if server._tasks:
-            await asyncio.wait(set(server._tasks), timeout=5)
-        await listener.wait_closed()
 
 
 def raw_response(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 import aiohttp
 import pytest
@@ -117,15 +118,33 @@ def check_faults_were_real(server: MockServer, kinds: dict[str, int], log: Attem
     assert kinds["Message"] >= CALLS * 0.4
 
 
-async def test_raise_policy_never_loses_or_duplicates(server: MockServer) -> None:
-    outcomes, log = await fan_out(server, AmbiguousSendPolicy.RAISE)
+class Run(NamedTuple):
+    """One fan-out: what each caller got, the attempts, and what the mock created."""
+
+    outcomes: dict[str, object]
+    log: AttemptLog
+    created: dict[str, list[str]]
+    kinds: dict[str, int]
+
+
+async def checked_fan_out(server: MockServer, policy: AmbiguousSendPolicy) -> Run:
+    """:func:`fan_out` under ``policy``, checked for what every policy must keep."""
+    outcomes, log = await fan_out(server, policy)
     created = created_by_recipient(server.state)
     kinds = outcome_kinds(list(outcomes.values()))
-
     check_every_call_accounted_for(outcomes, created)
     check_faults_were_real(server, kinds, log)
+    return Run(outcomes, log, created, kinds)
+
+
+def check_no_message_doubled(created: dict[str, list[str]], policy: str) -> None:
     doubled = {r: ids for r, ids in created.items() if len(ids) > 1}
-    assert not doubled, f"RAISE created duplicates: {list(doubled)[:5]}"
+    assert not doubled, f"{policy} created duplicates: {list(doubled)[:5]}"
+
+
+async def test_raise_policy_never_loses_or_duplicates(server: MockServer) -> None:
+    outcomes, _, created, _ = await checked_fan_out(server, AmbiguousSendPolicy.RAISE)
+    check_no_message_doubled(created, "RAISE")
     # Under RAISE a send is never repeated once its body may have reached Postman: with no
     # connection failing before sending, that is exactly one request per call.
     assert server.campaign.stats.requests["send"] == CALLS
@@ -139,12 +158,7 @@ async def test_raise_policy_never_loses_or_duplicates(server: MockServer) -> Non
 
 
 async def test_resend_policy_duplicates_only_after_ambiguous_attempts(server: MockServer) -> None:
-    outcomes, log = await fan_out(server, AmbiguousSendPolicy.RESEND)
-    created = created_by_recipient(server.state)
-    kinds = outcome_kinds(list(outcomes.values()))
-
-    check_every_call_accounted_for(outcomes, created)
-    check_faults_were_real(server, kinds, log)
+    outcomes, log, created, kinds = await checked_fan_out(server, AmbiguousSendPolicy.RESEND)
     duplicates = 0
     for recipient in outcomes:
         extra = max(0, len(created.get(recipient, [])) - 1)
@@ -158,17 +172,11 @@ async def test_resend_policy_duplicates_only_after_ambiguous_attempts(server: Mo
 
 
 async def test_reconcile_policy_finds_instead_of_resending(server: MockServer) -> None:
-    outcomes, log = await fan_out(server, AmbiguousSendPolicy.RECONCILE)
-    created = created_by_recipient(server.state)
-    kinds = outcome_kinds(list(outcomes.values()))
-
-    check_every_call_accounted_for(outcomes, created)
-    check_faults_were_real(server, kinds, log)
+    outcomes, log, created, _ = await checked_fan_out(server, AmbiguousSendPolicy.RECONCILE)
     # The documented race needs a message created *after* the reconciling list call.
     # Here no call times out, so the mock has always decided before it answers:
     # reconciliation must find every committed message and never double one.
-    doubled = {r: ids for r, ids in created.items() if len(ids) > 1}
-    assert not doubled, f"RECONCILE created duplicates: {list(doubled)[:5]}"
+    check_no_message_doubled(created, "RECONCILE")
     # It did reconcile: callers whose only attempt was a 500 still got a message, which can
     # only have come from the reconciling list call (commit-then-500 found, not re-sent).
     recovered = [

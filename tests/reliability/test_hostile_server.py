@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import inspect
 import json
 import socket
 import tracemalloc
@@ -36,7 +35,7 @@ from postman_async import (
     TrackingPolicy,
 )
 
-from ..leaks import leaks
+from ..leaks import leaks, package_frames
 from .hostile import HOLD, Seen, gzip_bomb, hostile_server, json_page, raw_response
 
 KEY = "key_test_HOSTILEkey_0123456789abcdef"
@@ -414,12 +413,9 @@ async def test_the_frames_of_a_send_under_way_hold_no_key_number_or_otp() -> Non
     names: list[str] = []
 
     async def on_start(session: Any, context: Any, params: Any) -> None:
-        frame = inspect.currentframe()
-        while frame is not None:
-            if "postman_async" in frame.f_code.co_filename:
-                names.append(frame.f_code.co_name)
-                seen_frames.append(repr(frame.f_locals))
-            frame = frame.f_back
+        for name, local_text in package_frames():
+            names.append(name)
+            seen_frames.append(local_text)
 
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_start)

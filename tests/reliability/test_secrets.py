@@ -38,7 +38,7 @@ from postman_async import (
 )
 from postman_async.testing import FaultConfig, MockPostman, make_app, serve_mock
 
-from .conftest import CAMPAIGN, KEY, Exchange, raw_server, settle
+from .conftest import CAMPAIGN, KEY, Exchange, logging_to, raw_server, settle
 
 pytestmark = pytest.mark.slow
 
@@ -70,15 +70,8 @@ class Capture(logging.Handler):
 @pytest.fixture
 def captured() -> Iterator[Capture]:
     handler = Capture()
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with logging_to(handler, level=logging.DEBUG):
         yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
 
 
 def exception_texts(error: BaseException) -> list[str]:

@@ -40,7 +40,7 @@ from postman_async._limits import Priority
 from postman_async.testing import FaultConfig, MockPostman, MockServer, serve_mock
 
 from ..conftest import run_virtual
-from .conftest import InstantTransport, LoopProblems, outcome_kinds, phone
+from .conftest import InstantTransport, LoopProblems, logging_to, outcome_kinds, phone
 
 pytestmark = pytest.mark.slow
 
@@ -101,16 +101,8 @@ def retry_logged() -> Iterator[asyncio.Event]:
             if "retrying in" in record.msg:
                 event.set()
 
-    handler = Handler(logging.INFO)
-    logger = logging.getLogger("postman_async")
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with logging_to(Handler(logging.INFO), "postman_async", logging.INFO):
         yield event
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 # ----------------------------------------------------------------------------- the limiter

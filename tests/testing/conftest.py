@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,6 +40,15 @@ class Api:
 
     def url(self, path: str, campaign_id: str | None = None) -> str:
         return f"{self.server.base_url}/campaigns/{campaign_id or self.campaign_id}{path}"
+
+    @contextlib.asynccontextmanager
+    async def opened(
+        self, method: str, path: str, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The raw response to an authorised request, for its headers and bytes as sent."""
+        headers = {"Authorization": f"Bearer {self.key}"}
+        async with self.session.request(method, self.url(path), headers=headers, **kwargs) as got:
+            yield got
 
     async def call(
         self,

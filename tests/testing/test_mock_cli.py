@@ -16,25 +16,33 @@ import pytest
 from postman_async.testing._cli import main
 
 
-async def test_cli_serves_and_stops_on_sigterm() -> None:
+@contextlib.asynccontextmanager
+async def python(*arguments: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``python *arguments`` for the block; it must then stop on SIGTERM with status 0."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "postman_async.testing",
-        "--port",
-        "0",
-        "--json",
-        "--tps",
-        "5",
-        "--speed",
-        "0",
+        *arguments,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None
     try:
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=15)
-        info = json.loads(line)
+        yield process
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    assert process.returncode == 0, stderr.decode()
+
+
+async def read_line(process: asyncio.subprocess.Process, timeout: float = 15) -> bytes:
+    """The next line the process prints."""
+    assert process.stdout is not None
+    return await asyncio.wait_for(process.stdout.readline(), timeout=timeout)
+
+
+async def test_cli_serves_and_stops_on_sigterm() -> None:
+    flags = ("--port", "0", "--json", "--tps", "5", "--speed", "0")
+    async with python("-m", "postman_async.testing", *flags) as process:
+        info = json.loads(await read_line(process))
         assert set(info) == {"base_url", "campaign_id", "api_key", "environment", "ca_file"}
         assert (info["environment"], info["ca_file"]) == ("test", None)
         assert info["base_url"].startswith("http://127.0.0.1:")
@@ -48,34 +56,13 @@ async def test_cli_serves_and_stops_on_sigterm() -> None:
         ):
             assert response.status == 201
             assert (await response.json())["latestStatus"] == "created"
-    finally:
-        process.terminate()
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
-    assert process.returncode == 0, stderr.decode()
 
 
 async def test_cli_human_output_and_fixed_ids() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from postman_async.testing._cli import main; raise SystemExit(main())",
-        "--port",
-        "0",
-        "--campaign-id",
-        "campaign_fixed",
-        "--api-key",
-        "key_test_fixed",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    try:
-        first = await asyncio.wait_for(process.stdout.readline(), timeout=15)
-        second = await asyncio.wait_for(process.stdout.readline(), timeout=15)
-        third = await asyncio.wait_for(process.stdout.readline(), timeout=15)
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.communicate(), timeout=15)
+    code = "from postman_async.testing._cli import main; raise SystemExit(main())"
+    flags = ("--port", "0", "--campaign-id", "campaign_fixed", "--api-key", "key_test_fixed")
+    async with python("-c", code, *flags) as process:
+        first, second, third = [await read_line(process) for _ in range(3)]
     assert first.decode().startswith("Mock Postman v2 API at http://127.0.0.1:")
     assert second.decode().split() == ["campaign_id:", "campaign_fixed"]
     assert third.decode().split() == ["api_key:", "key_test_fixed", "(test", "environment)"]
@@ -91,27 +78,10 @@ def test_cli_rejects_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
 @contextlib.asynccontextmanager
 async def cli_mock(*flags: str) -> AsyncIterator[dict[str, str]]:
     """Run ``postman-async mock --port 0 --json *flags``; yield its JSON line."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "postman_async",
-        "mock",
-        "--port",
-        "0",
-        "--json",
-        *flags,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+    async with python("-m", "postman_async", "mock", "--port", "0", "--json", *flags) as process:
+        line = await read_line(process, timeout=30)
         assert line, (await process.communicate())[1].decode()
         yield json.loads(line)
-    finally:
-        process.terminate()
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
-    assert process.returncode == 0, stderr.decode()
 
 
 async def test_cli_tls_serves_https_with_a_throwaway_ca(tmp_path: pathlib.Path) -> None:

@@ -82,10 +82,9 @@ async def test_server_error_body_is_an_envelope(api: Api, state: MockPostman) ->
     assert not state.messages
 
 
-async def test_html_502(api: Api, state: MockPostman, session: aiohttp.ClientSession) -> None:
+async def test_html_502(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(html_error_rate=1.0)
-    headers = {"Authorization": f"Bearer {api.key}"}
-    async with session.get(api.url("/messages"), headers=headers) as response:
+    async with api.opened("GET", "/messages") as response:
         assert response.status == 502
         assert response.content_type == "text/html"
         assert "<title>502 Bad Gateway</title>" in await response.text()
@@ -125,34 +124,27 @@ async def test_error_after_commit_spares_failed_validation(api: Api, state: Mock
     assert state.stats.server_errors == 0
 
 
-async def test_slow_body_trickles(
-    api: Api, state: MockPostman, session: aiohttp.ClientSession
-) -> None:
+async def test_slow_body_trickles(api: Api, state: MockPostman) -> None:
     _, created = await api.send()
     state.faults = FaultConfig(slow_body_rate=1.0, slow_body_seconds=0.3)
-    headers = {"Authorization": f"Bearer {api.key}"}
     started = time.monotonic()
-    async with session.get(api.url(f"/messages/{created['id']}"), headers=headers) as response:
+    async with api.opened("GET", f"/messages/{created['id']}") as response:
         assert response.status == 200
         headers_after = time.monotonic() - started
         body = await response.json()
     total = time.monotonic() - started
     assert body["id"] == created["id"]
-    assert headers_after < 0.2
-    assert total >= 0.29
+    # The headers come first and the body trickles in after them (lower bounds only: a
+    # loaded machine can make anything slower, never faster).
+    assert total - headers_after >= 0.25
 
 
-async def test_slow_body_can_trip_a_read_timeout(
-    api: Api, state: MockPostman, session: aiohttp.ClientSession
-) -> None:
+async def test_slow_body_can_trip_a_read_timeout(api: Api, state: MockPostman) -> None:
     _, created = await api.send()
     state.faults = FaultConfig(slow_body_rate=1.0, slow_body_seconds=2.0)
-    headers = {"Authorization": f"Bearer {api.key}"}
     timeout = aiohttp.ClientTimeout(sock_read=0.05)
     with pytest.raises(asyncio.TimeoutError):
-        async with session.get(
-            api.url(f"/messages/{created['id']}"), headers=headers, timeout=timeout
-        ) as response:
+        async with api.opened("GET", f"/messages/{created['id']}", timeout=timeout) as response:
             await response.read()
 
 

@@ -50,9 +50,7 @@ async def test_retry_after_header_when_configured(session: aiohttp.ClientSession
     async with serve_mock(state, tps=1) as server:
         api = Api(session, server)
         await api.send()
-        async with session.get(
-            api.url("/messages"), headers={"Authorization": f"Bearer {api.key}"}
-        ) as response:
+        async with api.opened("GET", "/messages") as response:
             assert response.status == 429
             assert response.headers["Retry-After"] == "2"
 
@@ -61,8 +59,7 @@ async def test_no_retry_after_by_default(session: aiohttp.ClientSession) -> None
     async with serve_mock(MockPostman(speed=0), tps=1) as server:
         api = Api(session, server)
         await api.send()
-        headers = {"Authorization": f"Bearer {api.key}"}
-        async with session.get(api.url("/messages"), headers=headers) as response:
+        async with api.opened("GET", "/messages") as response:
             assert response.status == 429
             assert "Retry-After" not in response.headers
 

@@ -9,6 +9,9 @@ from postman_async.testing import FaultConfig, MockPostman, MockServer, Scripted
 from postman_async.testing._script import UNREADABLE_BODY
 from tests.testing.conftest import Api
 
+#: A valid send's body.
+ONE_SEND = {"recipient": "6591234567", "language": "english", "values": {"otp": "1"}}
+
 
 async def test_next_two_sends_answer_502_then_normal(api: Api, state: MockPostman) -> None:
     state.script.answer(
@@ -19,11 +22,7 @@ async def test_next_two_sends_answer_502_then_normal(api: Api, state: MockPostma
         content_type="text/html",
         headers={"X-Edge": "1"},
     )
-    async with api.session.post(
-        api.url("/messages"),
-        json={"recipient": "6591234567", "language": "english", "values": {"otp": "1"}},
-        headers={"Authorization": f"Bearer {api.key}"},
-    ) as response:
+    async with api.opened("POST", "/messages", json=ONE_SEND) as response:
         assert response.status == 502
         assert response.headers["X-Edge"] == "1"
         assert await response.text() == "<html>bad gateway</html>"
@@ -67,11 +66,7 @@ async def test_after_create_spares_refused_requests(api: Api, state: MockPostman
 
 async def test_unreadable_body_after_the_message_was_created(api: Api, state: MockPostman) -> None:
     state.script.unreadable_body()
-    async with api.session.post(
-        api.url("/messages"),
-        json={"recipient": "6591234567", "language": "english", "values": {"otp": "1"}},
-        headers={"Authorization": f"Bearer {api.key}"},
-    ) as response:
+    async with api.opened("POST", "/messages", json=ONE_SEND) as response:
         assert response.status == 201
         assert await response.read() == UNREADABLE_BODY
         with pytest.raises(ValueError):
@@ -115,8 +110,7 @@ async def test_random_faults_can_be_limited_to_endpoints(api: Api, state: MockPo
 
 async def test_random_unreadable_bodies(api: Api, state: MockPostman) -> None:
     state.faults = FaultConfig(unreadable_body_rate=1.0, seed=1)
-    headers = {"Authorization": f"Bearer {api.key}"}
-    async with api.session.get(api.url("/messages?limit=1"), headers=headers) as response:
+    async with api.opened("GET", "/messages?limit=1") as response:
         assert response.status == 200
         assert await response.read() == UNREADABLE_BODY
 
