@@ -26,7 +26,16 @@ from ._report import (
 Scenario = Callable[[bool], Coroutine[Any, Any, Outcome]]
 
 #: Every scenario (a module of this package with ``async def run(quick)``), in run order.
-SCENARIOS = ("fidelity", "fairness", "mixed", "tracking", "overhead", "scale", "fleet")
+SCENARIOS = (
+    "fidelity",
+    "fairness",
+    "mixed",
+    "tracking",
+    "otp_tracking",
+    "overhead",
+    "scale",
+    "fleet",
+)
 
 
 def _scenario(name: str) -> Scenario:

@@ -6,8 +6,15 @@ one-second window of 10 requests and 20-40 ms of answer latency:
 * ``postman_async``: ``campaign(..., tps=10)``, every send started with ``gather``;
 * ``aiohttp + AsyncLimiter(10, 1)``: ``async with limiter: await session.post(...)``,
   and after a 429 a 0.1 s sleep and another try;
+* ``aiohttp + AsyncLimiter(1, 0.1)``: the same, pacing one request every 1/10 s;
 * ``aiohttp + Semaphore(10)``: ten sends in flight, 429s retried with exponential
   backoff (full jitter).
+
+Then bursts: 10 OTPs at once on an idle campaign (the last burst more than a window
+ago), five times, for this client and both ``AsyncLimiter`` set-ups: how long each
+OTP takes to leave and be answered.  The paced limiter never breaks the limit but
+spaces a burst out over a second; this client lets a burst of up to the limit leave
+at once.
 
 Also counted without any server: how many acquisitions each limiter admits in its
 first second on the real clock.
@@ -26,6 +33,7 @@ import aiohttp
 import aiolimiter
 
 from postman_async import PostmanClient, Priority, SlidingWindowLimiter
+from postman_async._transport import AiohttpTransport
 
 from ._measure import max_in_window, per_second, percentile, sustained_rate
 from ._mock import Mock, running_mock
@@ -76,11 +84,13 @@ class Run:
 async def _client(mock: Mock, log: AttemptLog, n: int) -> list[float | None]:
     async with PostmanClient(base_url=mock.base_url) as client:
         campaign = client.campaign(mock.campaign_id, api_key=mock.api_key, tps=TPS)
-        # Watch the client's own session, which carries its departure hook: passing
-        # session= instead would turn that hook off and measure another client.
+        # Watch the client's own session (its request class reports departures of
+        # body-less requests; passing session= would measure a slightly other client).
         config = log.trace_config()
         config.freeze()
-        client._transport._get_session().trace_configs.append(config)
+        transport = client._requests.transport
+        assert isinstance(transport, AiohttpTransport)
+        transport._get_session().trace_configs.append(config)
 
         async def one(i: int) -> float:
             started = time.perf_counter()
@@ -96,8 +106,16 @@ async def _post(mock: Mock, session: aiohttp.ClientSession, i: int) -> int:
         return r.status
 
 
-async def _aiolimiter(mock: Mock, log: AttemptLog, n: int) -> list[float | None]:
-    limiter = aiolimiter.AsyncLimiter(TPS, 1)
+def _aiolimiter(max_rate: float, period: float) -> Contender:
+    async def contender(mock: Mock, log: AttemptLog, n: int) -> list[float | None]:
+        return await _limited(aiolimiter.AsyncLimiter(max_rate, period), mock, log, n)
+
+    return contender
+
+
+async def _limited(
+    limiter: aiolimiter.AsyncLimiter, mock: Mock, log: AttemptLog, n: int
+) -> list[float | None]:
     session = aiohttp.ClientSession(trace_configs=[log.trace_config()])
 
     async def one(i: int) -> float | None:
@@ -135,7 +153,8 @@ async def _semaphore(mock: Mock, log: AttemptLog, n: int) -> list[float | None]:
 
 CONTENDERS: list[tuple[str, Contender]] = [
     ("postman_async (tps=10)", _client),
-    ("aiohttp + AsyncLimiter(10, 1)", _aiolimiter),
+    (f"aiohttp + AsyncLimiter({TPS}, 1)", _aiolimiter(TPS, 1)),
+    (f"aiohttp + AsyncLimiter(1, {1 / TPS:g})", _aiolimiter(1, 1 / TPS)),
     ("aiohttp + Semaphore(10) + backoff", _semaphore),
 ]
 
@@ -148,6 +167,98 @@ async def _measure(mock: Mock, label: str, contender: Contender, n: int) -> Run:
     wall = time.perf_counter() - started
     latencies = [r for r in results if r is not None]
     return Run(label, log, latencies, n - len(latencies), wall, await mock.stats())
+
+
+#: Bursts of TPS OTPs at once, and the idle time before each (more than one window).
+BURSTS = 5
+QUICK_BURSTS = 2
+BURST_IDLE = 1.5
+BurstSender = Callable[[int], Awaitable[None]]
+
+
+async def _bursts(send: BurstSender, bursts: int) -> list[float]:
+    """Latencies of ``bursts`` bursts of ``TPS`` sends at once, each after an idle spell."""
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        started = time.perf_counter()
+        await send(i)
+        latencies.append(time.perf_counter() - started)
+
+    for b in range(bursts):
+        await asyncio.sleep(BURST_IDLE)
+        await asyncio.gather(*(one(b * TPS + i) for i in range(TPS)))
+    return latencies
+
+
+async def _burst_client(mock: Mock, bursts: int) -> list[float]:
+    async with PostmanClient(base_url=mock.base_url) as client:
+        campaign = client.campaign(mock.campaign_id, api_key=mock.api_key, tps=TPS)
+        await campaign.send(recipient(999_999), {"otp": otp(0)})  # open a connection
+
+        async def send(i: int) -> None:
+            await campaign.send(recipient(i), {"otp": otp(i)})
+
+        return await _bursts(send, bursts)
+
+
+async def _burst_aiolimiter(mock: Mock, bursts: int, max_rate: float, period: float) -> list[float]:
+    limiter = aiolimiter.AsyncLimiter(max_rate, period)
+    async with aiohttp.ClientSession() as session:
+        await _post(mock, session, 999_999)  # open a connection
+
+        async def send(i: int) -> None:
+            for _ in range(MAX_ATTEMPTS):
+                async with limiter:
+                    status = await _post(mock, session, i)
+                if status == 201:
+                    return
+                await asyncio.sleep(RETRY_SLEEP)
+
+        return await _bursts(send, bursts)
+
+
+async def _burst_table(mock: Mock, bursts: int) -> tuple[Table, list[dict[str, Any]]]:
+    cases: list[tuple[str, Callable[[], Awaitable[list[float]]]]] = [
+        (f"postman_async (tps={TPS})", lambda: _burst_client(mock, bursts)),
+        (f"aiohttp + AsyncLimiter({TPS}, 1)", lambda: _burst_aiolimiter(mock, bursts, TPS, 1)),
+        (
+            f"aiohttp + AsyncLimiter(1, {1 / TPS:g})",
+            lambda: _burst_aiolimiter(mock, bursts, 1, 1 / TPS),
+        ),
+    ]
+    table = Table(
+        f"Bursts: {TPS} OTPs at once on an idle campaign, {bursts} times, mock limit {TPS} TPS",
+        ["contender", "sends", "p50 latency", "p99 latency", "max", "429s (server)"],
+    )
+    data: list[dict[str, Any]] = []
+    for label, run_case in cases:
+        print(f"  fidelity: bursts, {label} ...", flush=True)
+        await mock.reset()
+        latencies = await run_case()
+        stats = await mock.stats()
+        table.add(
+            label,
+            len(latencies),
+            fmt_ms(percentile(latencies, 50)),
+            fmt_ms(percentile(latencies, 99)),
+            fmt_ms(max(latencies, default=0.0)),
+            stats["rate_limited"],
+        )
+        data.append(
+            {
+                "contender": label,
+                "latencies_s": latencies,
+                "p50_s": percentile(latencies, 50),
+                "p99_s": percentile(latencies, 99),
+                "rate_limited": stats["rate_limited"],
+            }
+        )
+    table.notes.append(
+        "Latency: from the send starting until its 201 (limiter wait and answer latency of "
+        f"20-40 ms included); {BURST_IDLE:g} s of idle before each burst."
+    )
+    return table, data
 
 
 async def _first_second(acquire: Callable[[], Awaitable[object]], callers: int) -> list[float]:
@@ -243,6 +354,7 @@ async def run(quick: bool) -> Outcome:
         for label, contender in CONTENDERS:
             print(f"  fidelity: {label}, {n} sends ...", flush=True)
             runs.append(await _measure(mock, label, contender, n))
+        bursts, burst_data = await _burst_table(mock, QUICK_BURSTS if quick else BURSTS)
     table = Table(
         f"Limit fidelity: {n} OTP sends at once, mock limit {TPS} TPS (sliding window), "
         "latency 20-40 ms",
@@ -301,7 +413,13 @@ async def run(quick: bool) -> Outcome:
     ]
     plot = _plot(runs)
     return Outcome(
-        tables=[table, limiters],
-        data={"tps": TPS, "sends": n, "contenders": data, "limiters": limiters.to_dict()},
+        tables=[table, bursts, limiters],
+        data={
+            "tps": TPS,
+            "sends": n,
+            "contenders": data,
+            "bursts": burst_data,
+            "limiters": limiters.to_dict(),
+        },
         files=[plot],
     )

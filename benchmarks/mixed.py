@@ -89,8 +89,7 @@ async def _stream(mock: Mock, label: str, duration: float, *, mixed: bool) -> St
         if mixed:
             jobs.append(_batch(campaign, result, origin + duration / 4))
         await asyncio.wait_for(asyncio.gather(*jobs), duration + TRACK_TIMEOUT + 30)
-        tracker = client._trackers.get(campaign.id)
-        result.tracker_calls = tracker.calls if tracker is not None else 0
+        result.tracker_calls = campaign.status_reads
     result.tracked = len(result.to_final) + (BATCH_ROWS if result.batch_seconds else 0)
     result.server = await mock.stats()
     return result

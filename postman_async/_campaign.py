@@ -36,6 +36,7 @@ from ._models import (
     mask_phone,
 )
 from ._request import Call, CallKind, RequestLoop, reconciled
+from ._retry import AmbiguousSendPolicy
 from ._shared import CampaignSettings, Shared
 from ._tracking import Follower, Tracker, TrackingPolicy
 from ._validate import (
@@ -50,6 +51,8 @@ from ._validate import (
 #: How far before a send began a message found by RECONCILE may have been
 #: created, seconds: allows for the server's clock running behind ours.
 CLOCK_SKEW_ALLOWANCE: Final = 5.0
+# A send's start time where nothing reads it (only RECONCILE does).
+_NEVER: Final = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 class _Poller:
@@ -222,8 +225,10 @@ class Campaign(Lister, Follower):
             kind=CallKind.CREATES_MESSAGES,
             json=encode_send(body),
         )
-        # Only RECONCILE reads the start time: what it may match was created after it.
-        started = dt.datetime.now(dt.UTC)
+        # Only RECONCILE reads the start time (what it may match was created after it)
+        # and the description (for its log lines): no work for them otherwise.
+        reconcile = self._requests.retry.ambiguous_sends is AmbiguousSendPolicy.RECONCILE
+        started = dt.datetime.now(dt.UTC) if reconcile else _NEVER
 
         async def find(seconds: float) -> Message | None:
             return await self._reconcile(body, started, seconds)
@@ -233,7 +238,7 @@ class Campaign(Lister, Follower):
             call,
             _decode_message,
             find,
-            describe=f"send to {mask_phone(body.recipient)}",
+            describe=f"send to {mask_phone(body.recipient)}" if reconcile else "send",
         )
 
     def send_many(

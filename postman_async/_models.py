@@ -348,9 +348,14 @@ def _attempt(wire: _WireAttempt) -> Attempt:
     )
 
 
+#: Known statuses and languages by their wire value: a dict lookup, not an enum call.
+_STATUSES: dict[str | None, MessageStatus] = {m.value: m for m in MessageStatus}
+_LANGUAGES: dict[str | None, Language] = {m.value: m for m in Language}
+
+
 def message_from_wire(wire: _WireMessage) -> Message:
     raw_attempts = wire.attempts or wire.message_attempts or ()
-    attempts = tuple(_attempt(a) for a in raw_attempts)
+    attempts = tuple(_attempt(a) for a in raw_attempts) if raw_attempts else ()
     batch_id = wire.batch_id
     if batch_id is None and wire.batches:
         batch_id = wire.batches[0].id
@@ -358,12 +363,20 @@ def message_from_wire(wire: _WireMessage) -> Message:
     if isinstance(recipient, dict):  # NRIC sends: {"value": "S1234567A", ...}
         value = recipient.get("value")
         recipient = value if isinstance(value, str) else None
-    values = {k: v if isinstance(v, str) else str(v) for k, v in (wire.values or {}).items()}
+    values = wire.values or {}
+    if not all(type(v) is str for v in values.values()):
+        values = {k: v if isinstance(v, str) else str(v) for k, v in values.items()}
+    status = _STATUSES.get(wire.latest_status)
+    if status is None:
+        status = _open_enum(MessageStatus, wire.latest_status, MessageStatus.CREATED)
+    language = _LANGUAGES.get(wire.language)
+    if language is None and wire.language is not None:
+        language = Language(wire.language.lower())
     return Message(
         id=wire.id,
-        latest_status=_open_enum(MessageStatus, wire.latest_status, MessageStatus.CREATED),
+        latest_status=status,
         recipient=recipient,
-        language=None if wire.language is None else Language(wire.language.lower()),
+        language=language,
         values=values,
         full_message=wire.full_message,
         campaign_id=wire.campaign_id,

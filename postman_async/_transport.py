@@ -1,10 +1,15 @@
 """The one module that talks aiohttp: one HTTP attempt, and aiohttp's exceptions mapped.
 
 :class:`AiohttpTransport` implements :class:`~postman_async._exchange.Transport`.
-It reports each request's real departure to its rate-budget grant (through
-aiohttp's tracing hooks on a session it creates; on a session the caller
-lends, when the answer or the failure arrives, which can only count it late,
-never early), reads at most :data:`MAX_BODY_BYTES` of the decoded body, and
+It reports each request's real departure to its rate-budget grant without
+aiohttp's tracing (which costs tens of microseconds a request): a request with
+a body carries it in a :class:`_DepartingBody` (or a :class:`_DepartingForm`)
+that reports the departure as its first bytes are handed to the socket, on any
+session, the caller's too; a request without a body reports it through
+:class:`_DepartingRequest` (our own session's ``request_class``) right after
+its head is handed to the socket, or, on a session the caller lends, when the
+answer or the failure arrives (late, never early). It reads at most
+:data:`MAX_BODY_BYTES` of the decoded body, and
 translates every aiohttp and OS exception through :data:`EXCEPTION_MAP`.
 No lower-level exception is kept as ``__cause__``: aiohttp's texts and reprs
 hold the URL with its query (a phone number in a search) and the request
@@ -20,12 +25,14 @@ import contextlib
 import contextvars
 import enum
 import io
+import math
 import re
 import ssl
 from collections.abc import Sequence
 
 import aiohttp
 import yarl
+from aiohttp import payload as aiohttp_payload
 
 from ._errors import (
     APIConnectionError,
@@ -47,9 +54,13 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 #: Bodies larger than this go to aiohttp as a stream (its own threshold for a warning).
 _LARGE_BYTES_BODY = 1024 * 1024
 _CHUNK = 64 * 1024
+# Parsed URLs kept per transport (the cache starts over when full).
+_URL_CACHE = 1024
+# aiohttp timeout objects kept per transport, by milliseconds.
+_TIMEOUT_CACHE = 256
 
-# The grant of the request being sent by the current task (and the tasks it starts,
-# such as aiohttp's body writer): the trace hooks find it here.
+# The departure of the body-less request being sent by the current task, on our own
+# session: _DepartingRequest.send() finds it here.
 _DEPARTING: contextvars.ContextVar[_Departure | None] = contextvars.ContextVar(
     "postman_async_departing", default=None
 )
@@ -128,43 +139,98 @@ def classify(exc: BaseException) -> Failure | None:
 class _Departure:
     """Ties one attempt to its grant, to report when the request really left."""
 
-    __slots__ = ("grant", "has_body", "left")
+    __slots__ = ("grant", "has_body", "left", "reported")
 
     def __init__(self, grant: Grant, *, has_body: bool) -> None:
         self.grant = grant
         #: Whether the request carries a body (it then leaves with its first chunk).
         self.has_body = has_body
-        #: Whether the request started to leave.
+        #: Whether the request started (or may have started) to leave.
         self.left = False
+        #: Whether the grant heard of it.
+        self.reported = False
+
+    def leave(self) -> None:
+        """The request's bytes are being handed to the socket now: tell the grant, once."""
+        self.left = True
+        if not self.reported:
+            self.reported = True
+            self.grant.sent()
 
 
-async def _on_headers_sent(
-    session: aiohttp.ClientSession,
-    context: object,
-    params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    """A request without a body has left (after any connection set-up)."""
-    departure = _DEPARTING.get()
-    if departure is not None:
-        departure.left = True
-        if not departure.has_body:
-            departure.grant.sent()
+class _DepartingRequest(aiohttp.ClientRequest):
+    """Our own session's request class: reports a body-less request's departure.
 
-
-async def _on_chunk_sent(
-    session: aiohttp.ClientSession,
-    context: object,
-    params: aiohttp.TraceRequestChunkSentParams,
-) -> None:
-    """A request with a body has left.
-
-    aiohttp holds such a request's headers back and writes them with the first
-    body chunk, in a task of its own: the departure is then, not at "headers sent".
+    ``send()`` runs once a connection is ready and hands the request head to the
+    socket before it returns (with no body, aiohttp writes the head at once and
+    nothing in between waits), so reporting after it counts the request a few
+    microseconds late, never early. Requests with a body report through their
+    payload instead (their head leaves with the first body chunk).
     """
-    departure = _DEPARTING.get()
-    if departure is not None and departure.has_body:
-        departure.left = True
-        departure.grant.sent()
+
+    async def send(self, conn: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        # With the socket's buffer full, aiohttp leaves even a bare head to a writer task
+        # for later: the answer then reports the departure (late, never early).
+        protocol = conn.protocol
+        paused = protocol is None or protocol.writing_paused
+        response = await super().send(conn)
+        departure = _DEPARTING.get()
+        if departure is not None:
+            if paused:
+                departure.left = True  # it may leave any moment: a failure counts it
+            else:
+                departure.leave()
+        return response
+
+
+class _DepartingBody(aiohttp_payload.BytesPayload):
+    """A JSON body that reports its request's departure as it is written.
+
+    aiohttp writes the request head together with the body's first chunk; the
+    grant hears of it immediately before that synchronous write (nothing waits
+    in between), on whatever session sends it.
+    """
+
+    def __init__(self, value: bytes, departure: _Departure) -> None:
+        super().__init__(value, content_type="application/json")
+        self._departure = departure
+
+    async def write(self, writer: aiohttp.abc.AbstractStreamWriter) -> None:
+        self._departure.leave()
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        self._departure.leave()
+        await super().write_with_length(writer, content_length)
+
+
+class _DepartingForm(aiohttp_payload.Payload):
+    """A multipart form (or a streamed large body) that reports its request's departure."""
+
+    def __init__(self, form: aiohttp_payload.Payload, departure: _Departure) -> None:
+        super().__init__(form, content_type=form.content_type)
+        self._headers = form.headers
+        self._size = form.size
+        self._form = form
+        self._departure = departure
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return self._form.decode(encoding, errors)
+
+    async def write(self, writer: aiohttp.abc.AbstractStreamWriter) -> None:
+        self._departure.leave()
+        await self._form.write(writer)
+
+    async def write_with_length(
+        self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        self._departure.leave()
+        await self._form.write_with_length(writer, content_length)
+
+    async def close(self) -> None:
+        await self._form.close()
 
 
 class AiohttpTransport:
@@ -194,20 +260,19 @@ class AiohttpTransport:
         # leaving the calls to their deadlines.
         self._reading: set[aiohttp.ClientResponse] = set()
         self._user_agent = f"postman-async/{__version__} aiohttp/{aiohttp.__version__}"
+        self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[int, aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"<AiohttpTransport {'closed' if self._closed else 'open'}>"
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_on_headers_sent)
-            trace.on_request_chunk_sent.append(_on_chunk_sent)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 raise_for_status=False,
-                trace_configs=[trace],
+                request_class=_DepartingRequest,
             )
         return self._session
 
@@ -238,14 +303,15 @@ class AiohttpTransport:
 
     async def handle(self, request: Request) -> Response:
         """Send ``request`` once (see :class:`~postman_async._exchange.Transport`)."""
-        where = f"{request.method} {request.url}"
         if self._closed:
+            where = _where(request)
             request.grant.release()
             raise TransportError(
                 ClientClosedError(f"{where}: the client is closed"), sent=False, retryable=False
             )
         session = self._get_session()
         if session.closed:  # a borrowed session its owner has closed
+            where = _where(request)
             request.grant.release()
             raise TransportError(
                 ClientClosedError(
@@ -254,14 +320,20 @@ class AiohttpTransport:
                 sent=False,
                 retryable=False,
             )
-        departure = _Departure(request.grant, has_body=request.has_body)
-        # Only our own session has the hooks; on a borrowed one the departure is
-        # reported when the answer (or the failure) arrives: late, never early.
-        traced = self._owns_session
-        token = _DEPARTING.set(departure if traced else None)
+        has_body = request.has_body
+        departure = _Departure(request.grant, has_body=has_body)
+        # A body reports its own departure on any session; a body-less request only
+        # on our own session (its request class); on a borrowed one it is reported
+        # when the answer (or the failure) arrives: late, never early.
+        traced = has_body or self._owns_session
+        token = None if has_body or not traced else _DEPARTING.set(departure)
+        files: list[io.BufferedReader] = []
         try:
-            return await self._exchange(request, session, departure)
+            return await self._send(
+                request, session, departure, _payload(request, departure, files)
+            )
         except asyncio.CancelledError:
+            where = _where(request)
             # Closing a session cancels aiohttp's internal waits (a queued request's wait
             # for a pooled connection) without cancelling our task: that is a closed
             # client, not a cancellation the caller asked for.
@@ -278,6 +350,7 @@ class AiohttpTransport:
             raise
         except Exception as exc:
             self._settle(departure, traced=traced)
+            where = _where(request)
             if self._closed or session.closed:
                 raise TransportError(
                     ClientClosedError(f"{where}: the client was closed during the call"),
@@ -289,74 +362,100 @@ class AiohttpTransport:
                 raise
             raise _translate(where, exc, failure, maybe_sent=departure.left or not traced) from None
         finally:
-            _DEPARTING.reset(token)
+            if token is not None:
+                _DEPARTING.reset(token)
+            for file in files:
+                file.close()
 
     @staticmethod
     def _settle(departure: _Departure, *, traced: bool) -> None:
         """After a failure: count the request if it may have left, else give its slot back."""
         if departure.left or not traced:
-            departure.grant.sent()
+            departure.leave()
         else:
             departure.grant.release()
 
-    async def _exchange(
-        self, request: Request, session: aiohttp.ClientSession, departure: _Departure
-    ) -> Response:
-        form: aiohttp.FormData | None = None
-        content_type: dict[str, str] = {}
-        files: list[io.BufferedReader] = []
-        if request.json is not None:
-            content_type["Content-Type"] = "application/json"
-        elif request.uploads or request.fields:
-            try:
-                form = _form(request.fields, request.uploads, files)
-            except OSError as exc:
-                for file in files:
-                    file.close()
-                raise TransportError(
-                    ValidationError(f"cannot read a file to upload: {exc.strerror}"),
-                    sent=False,
-                    retryable=False,
-                ) from None
-        try:
-            return await self._send(request, session, departure, form, content_type)
-        finally:
-            for file in files:
-                file.close()
+    def _url(self, url: str) -> yarl.URL:
+        """``url`` parsed once: a campaign calls the same few URLs again and again."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            parsed = self._urls[url] = yarl.URL(url, encoded=True)
+        return parsed
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """The aiohttp timeouts for an attempt of ``seconds``, rounded up to the millisecond.
+
+        Rounded so that one object serves the many attempts that start with (nearly) a
+        whole call's time left; aiohttp itself rounds timeouts over 5 s up to the second.
+        """
+        millis = math.ceil(seconds * 1000)
+        timeout = self._timeouts.get(millis)
+        if timeout is None:
+            if len(self._timeouts) >= _TIMEOUT_CACHE:
+                self._timeouts.clear()
+            total = millis / 1000
+            timeout = self._timeouts[millis] = aiohttp.ClientTimeout(
+                total=total, connect=min(total, self._connect_timeout)
+            )
+        return timeout
 
     async def _send(
         self,
         request: Request,
         session: aiohttp.ClientSession,
         departure: _Departure,
-        form: aiohttp.FormData | None,
-        content_type: dict[str, str],
+        data: aiohttp_payload.Payload | None,
     ) -> Response:
-        remaining = request.timeout
-        timeout = aiohttp.ClientTimeout(
-            total=remaining, connect=min(remaining, self._connect_timeout)
-        )
         async with session.request(
             request.method,
-            yarl.URL(request.url, encoded=True),
+            self._url(request.url),
             params=request.params,
-            # The JSON too goes straight in: no local shows the recipient and the values
-            # to a traceback rendered with frame locals (the masked Request holds them).
-            data=_streamed(request.json) if form is None else form,
+            data=data,
             # The key goes straight into aiohttp's call: no local variable holds it.
-            headers={"Authorization": "Bearer " + request.api_key.reveal(), **content_type},
-            timeout=timeout,
+            headers={"Authorization": "Bearer " + request.api_key.reveal()},
+            timeout=self._timeout(request.timeout),
             allow_redirects=False,
             raise_for_status=False,
         ) as resp:
-            departure.left = True  # an answer came, so the request certainly left
-            departure.grant.sent()  # no-op when the hooks already reported it
+            departure.leave()  # an answer came, so it certainly left (reported once)
             self._reading.add(resp)
             try:
                 body = await _read_body(resp, request)
             finally:
                 self._reading.discard(resp)
             return Response(status=resp.status, body=body, headers=resp.headers)
+
+
+def _where(request: Request) -> str:
+    """The request as error texts name it (the URL holds no query: that is ``params``)."""
+    return f"{request.method} {request.url}"
+
+
+def _payload(
+    request: Request, departure: _Departure, files: list[io.BufferedReader]
+) -> aiohttp_payload.Payload | None:
+    """The request's body, which reports the departure as it is written; files go to ``files``."""
+    if request.json is not None:
+        # Carries its own Content-Type.  A body of more than 1 MiB goes as a stream, as
+        # aiohttp asks (an email's JSON with attachments can be several MiB).
+        if len(request.json) > _LARGE_BYTES_BODY:
+            stream = aiohttp_payload.BytesIOPayload(
+                io.BytesIO(request.json), content_type="application/json"
+            )
+            return _DepartingForm(stream, departure)
+        return _DepartingBody(request.json, departure)
+    if request.uploads or request.fields:
+        try:
+            return _DepartingForm(_form(request.fields, request.uploads, files)(), departure)
+        except OSError as exc:
+            raise TransportError(
+                ValidationError(f"cannot read a file to upload: {exc.strerror}"),
+                sent=False,
+                retryable=False,
+            ) from None
+    return None
 
 
 def _form(
@@ -378,21 +477,14 @@ def _form(
     return form
 
 
-def _streamed(data: bytes | None) -> bytes | io.BytesIO | None:
-    """Wrap a body of more than 1 MiB in a stream, as aiohttp asks (it warns otherwise).
-
-    An email's JSON body or an in-memory attachment can be several MiB.
-    """
-    if data is not None and len(data) > _LARGE_BYTES_BODY:
-        return io.BytesIO(data)
-    return data
-
-
 async def _read_body(resp: aiohttp.ClientResponse, request: Request) -> bytes:
     """Read at most :data:`MAX_BODY_BYTES` of the decoded body, chunk by chunk.
 
     Decoded, not declared: a small compressed body can inflate a thousandfold.
     """
+    length = resp.content_length
+    if length is not None and length <= MAX_BODY_BYTES and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # not compressed: the declared length is what is read
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):

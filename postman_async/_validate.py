@@ -22,6 +22,14 @@ _RESERVED_VARIABLES = frozenset({"recipient", "language"})
 #: Postman's cap on a template body; a single value cannot be longer.
 MAX_VALUE_LENGTH = 1000
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+#: Each language, and its value, to the value Postman expects.
+_LANGUAGES: dict[object, str] = {
+    **{member: member.value for member in Language},
+    **{member.value: member.value for member in Language},
+}
+#: Template variable names that passed the checks (so later calls skip the regex).
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX = 1024
 
 
 def normalize_recipient(recipient: object) -> str:
@@ -33,6 +41,14 @@ def normalize_recipient(recipient: object) -> str:
     Raises:
         ValidationError: when what is left cannot be an international number.
     """
+    if (  # the common case: already digits only, the right length, no trunk prefix
+        type(recipient) is str
+        and 9 <= len(recipient) <= 15
+        and recipient.isdigit()
+        and recipient.isascii()
+        and recipient[0] != "0"
+    ):
+        return recipient
     if isinstance(recipient, bool) or not isinstance(recipient, (str, int)):
         raise ValidationError(
             f"recipient must be a phone number string such as '6591234567', "
@@ -72,6 +88,9 @@ def normalize_recipient(recipient: object) -> str:
 
 def normalize_language(language: object) -> str:
     """Return one of ``english``, ``chinese``, ``malay``, ``tamil`` (case-insensitive)."""
+    known = _LANGUAGES.get(language) if isinstance(language, str) else None
+    if known is not None:  # a Language, or its exact value
+        return known
     value = language.value if isinstance(language, Language) else language
     if isinstance(value, str) and value.strip().lower() in KNOWN_LANGUAGES:
         return value.strip().lower()
@@ -97,6 +116,15 @@ def check_values(values: object) -> dict[str, str]:
         )
     checked: dict[str, str] = {}
     for name, value in values.items():
+        if (  # the common case: a name seen before and a plain, short, trimmed value
+            name in _GOOD_NAMES
+            and type(value) is str
+            and 0 < len(value) <= MAX_VALUE_LENGTH
+            and value[0] != " "
+            and value[-1] != " "
+        ):
+            checked[name] = value
+            continue
         if not isinstance(name, str) or not _TEMPLATE_VARIABLE.fullmatch(name):
             raise ValidationError(
                 f"template variable name {name!r} is invalid: use lowercase letters, digits "
@@ -121,6 +149,8 @@ def check_values(values: object) -> dict[str, str]:
                 f"{MAX_VALUE_LENGTH}"
             )
         checked[name] = value
+        if len(_GOOD_NAMES) < _GOOD_NAMES_MAX:
+            _GOOD_NAMES.add(name)
     if not checked:
         raise ValidationError("values is empty; give one value per template variable")
     return checked

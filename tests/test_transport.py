@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from postman_async import APIConnectionError, ClientClosedError, ResponseDecodeError
-from postman_async._exchange import Request, TransportError
+from postman_async._exchange import Request, TransportError, Upload
 from postman_async._transport import EXCEPTION_MAP, MAX_BODY_BYTES, AiohttpTransport, classify
 from postman_async._validate import Secret
 
@@ -229,3 +229,87 @@ def test_request_repr_hides_query_body_and_key() -> None:
     assert "123456" not in text
     assert KEY not in text
     assert "GET" in text
+
+
+def _answer_after_reading(counts: list[int], grant: RecordingGrant) -> Handler:
+    """A server that notes how often the grant heard of the departure once the request is in."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        counts.append(grant.sent_count)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"json": b'{"recipient": "6591234567"}'},
+        {"uploads": [Upload(field="file", filename="a.csv", source=b"recipient\n6591234567\n")]},
+    ],
+    ids=["get", "json", "form"],
+)
+async def test_our_session_reports_the_departure_before_the_answer(
+    serve: Callable[[Handler], Awaitable[str]], body: dict[str, object]
+) -> None:
+    grant = RecordingGrant()
+    counts: list[int] = []
+    url = await serve(_answer_after_reading(counts, grant))
+    transport = AiohttpTransport()
+    try:
+        response = await transport.handle(_request(url, grant, **body))
+    finally:
+        await transport.aclose()
+    assert response.status == 200
+    assert counts == [1]  # counted by the time the server had the whole request
+    assert (grant.sent_count, grant.released) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "counted_on_arrival"),
+    [
+        ({}, 0),  # no hook on a lent session: counted at the answer, late
+        ({"json": b'{"recipient": "6591234567"}'}, 1),  # the body reports it
+    ],
+    ids=["get", "json"],
+)
+async def test_a_lent_session_reports_departures_never_early(
+    serve: Callable[[Handler], Awaitable[str]], body: dict[str, object], counted_on_arrival: int
+) -> None:
+    grant = RecordingGrant()
+    counts: list[int] = []
+    url = await serve(_answer_after_reading(counts, grant))
+    async with aiohttp.ClientSession() as session:
+        transport = AiohttpTransport(session=session)
+        response = await transport.handle(_request(url, grant, **body))
+        await transport.aclose()
+        assert not session.closed  # borrowed, not closed
+    assert response.status == 200
+    assert counts == [counted_on_arrival]
+    assert (grant.sent_count, grant.released) == (1, 0)
+
+
+async def test_a_body_that_never_left_gives_its_slot_back() -> None:
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    for lent in (False, True):
+        grant = RecordingGrant()
+        session = aiohttp.ClientSession() if lent else None
+        transport = AiohttpTransport(session=session)
+        try:
+            with pytest.raises(TransportError) as info:
+                await transport.handle(
+                    _request(f"http://127.0.0.1:{port}/api/v2/x", grant, json=b"{}")
+                )
+        finally:
+            await transport.aclose()
+            if session is not None:
+                await session.close()
+        assert info.value.sent is False
+        assert (grant.sent_count, grant.released) == (0, 1)

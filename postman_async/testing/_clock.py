@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 #: Singapore time, the offset every timestamp of the real service carries.
 SGT = timezone(timedelta(hours=8), "SGT")
+#: Formatted timestamps kept for reuse (the cache starts over when full).
+_ISO_CACHE = 100_000
+# "YYYY-MM-DDTHH:MM:SS" in SGT, by Unix second.
+_SECONDS: dict[int, str] = {}
 
 
 class LifecycleClock:
@@ -19,7 +24,7 @@ class LifecycleClock:
     the statuses they accompany.
     """
 
-    __slots__ = ("_base", "_epoch", "_monotonic", "_origin", "_speed")
+    __slots__ = ("_base", "_epoch", "_iso", "_monotonic", "_origin", "_speed")
 
     def __init__(
         self,
@@ -35,6 +40,8 @@ class LifecycleClock:
         self._origin = monotonic()
         self._base = 0.0
         self._speed = speed
+        # Formatted timestamps: pages show the same few per message again and again.
+        self._iso: dict[float, str] = {}
 
     @property
     def speed(self) -> float:
@@ -65,7 +72,32 @@ class LifecycleClock:
 
     def isoformat(self, at: float) -> str:
         """Format lifecycle time ``at`` as ISO 8601 with milliseconds and the +08:00 offset."""
-        return datetime.fromtimestamp(self._epoch + at, SGT).isoformat(timespec="milliseconds")
+        text = self._iso.get(at)
+        if text is None:
+            if len(self._iso) >= _ISO_CACHE:
+                self._iso.clear()
+            text = self._iso[at] = _sgt_iso(self._epoch + at)
+        return text
+
+
+def _sgt_iso(timestamp: float) -> str:
+    """``datetime.fromtimestamp(timestamp, SGT).isoformat(timespec="milliseconds")``, faster.
+
+    The same rounding (to the microsecond, half to even, then cut to milliseconds); the
+    text up to the second is formatted once per second.
+    """
+    fraction, whole = math.modf(timestamp)
+    micros = round(fraction * 1e6)
+    second = int(whole)
+    if micros >= 1_000_000:
+        second += 1
+        micros -= 1_000_000
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= _ISO_CACHE:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = datetime.fromtimestamp(second, SGT).isoformat()[:19]
+    return f"{prefix}.{micros // 1000:03d}+08:00"
 
 
 def _check_speed(speed: float) -> None:

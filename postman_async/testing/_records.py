@@ -70,6 +70,7 @@ class MockMessage:
         "key",
         "language",
         "recipient",
+        "rendered",
         "searchable",
         "shown_recipient",
         "template_body_id",
@@ -129,6 +130,8 @@ class MockMessage:
         self.batch_message_id = batch_message_id
         #: Sort key for listings.
         self.key = (self.created_iso, message_id)
+        #: The renderer's cache: per body kind, the state it was rendered in and the JSON.
+        self.rendered: dict[str, tuple[object, bytes]] | None = None
 
     @property
     def latest_status(self) -> str:

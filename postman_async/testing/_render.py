@@ -1,14 +1,20 @@
-"""Turning stored records into response bodies, as of one moment on the lifecycle clock."""
+"""Turning stored records into response bodies, as of one moment on the lifecycle clock.
+
+A message's JSON in a listing or a single GET is kept on its record with the state it
+was rendered in (its attempts' statuses, its batch's), and reused while that state
+holds: pages of messages polled again and again cost a comparison per message, not a
+rendering.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
 from ._clock import LifecycleClock
-from ._mock_campaign import MockCampaign, TemplateBody
+from ._mock_campaign import MockCampaign
 from ._pagination import PageSlice, encode_cursor
 from ._records import MockAttempt, MockBatch, MockMessage
 from ._wire import (
@@ -22,7 +28,6 @@ from ._wire import (
     ListedMessageOut,
     ListOut,
     MessageAttemptOut,
-    MessageBaseOut,
     MessageOut,
     PageDataOut,
     TemplateBodyOut,
@@ -30,11 +35,16 @@ from ._wire import (
 
 T = TypeVar("T")
 
+_encode = msgspec.json.Encoder().encode
+#: What a message body shows of its state: each attempt's (status, time reached), the
+#: record's own update time, and its batch's (status, time changed, size).
+_State = tuple[object, ...]
+
 
 class Renderer:
     """Turns records into response bodies as of one moment on the lifecycle clock."""
 
-    __slots__ = ("_campaign", "_clock", "_iso", "now")
+    __slots__ = ("_campaign", "_clock", "_iso", "_templates", "now")
 
     def __init__(self, clock: LifecycleClock, campaign: MockCampaign, now: float) -> None:
         self._clock = clock
@@ -42,21 +52,67 @@ class Renderer:
         self._campaign = campaign
         #: The lifecycle time statuses are computed for.
         self.now = now
+        self._templates: dict[str, TemplateBodyOut] = {}
 
     def created(self, message: MockMessage) -> CreatedMessageOut:
         """Body of a send or retry answer."""
         return CreatedMessageOut(
-            **self._head(message),
+            *self._head(message, message.attempts[-1].status_at(self.now)),
             language=message.language,
             creator_id=self._campaign.creator_id,
         )
 
-    def message(self, message: MockMessage) -> MessageOut:
-        """Body of the single-message GET (attempts newest first)."""
+    def message(self, message: MockMessage) -> msgspec.Raw:
+        """Body of the single-message GET (attempts newest first), as JSON."""
+        state = (self._attempts_state(message), self._batch_state(message))
+        return self._cached(message, "message", state, self._message)
+
+    def listed(self, message: MockMessage) -> msgspec.Raw:
+        """An item of the campaign listing, as JSON."""
+        state = (message.attempts[-1].status_at(self.now), message.updated_at)
+        return self._cached(message, "listed", (state, self._batch_state(message)), self._listed)
+
+    def batch_message(self, message: MockMessage) -> msgspec.Raw:
+        """An item of the batch listing (attempts newest first), as JSON."""
+        return self._cached(
+            message, "batch_message", self._attempts_state(message), self._batch_message
+        )
+
+    def _cached(
+        self,
+        message: MockMessage,
+        kind: str,
+        state: object,
+        render: Callable[[MockMessage], object],
+    ) -> msgspec.Raw:
+        """``message``'s JSON of ``kind``: the one kept if rendered in this state, else anew."""
+        cache = message.rendered
+        if cache is None:
+            cache = message.rendered = {}
+        else:
+            kept = cache.get(kind)
+            if kept is not None and kept[0] == state:
+                return msgspec.Raw(kept[1])
+        body = _encode(render(message))
+        cache[kind] = (state, body)
+        return msgspec.Raw(body)
+
+    def _attempts_state(self, message: MockMessage) -> _State:
+        now = self.now
+        return (message.updated_at, *[attempt.status_at(now) for attempt in message.attempts])
+
+    def _batch_state(self, message: MockMessage) -> _State | None:
+        batch = message.batch
+        if batch is None:
+            return None
+        now = self.now
+        return (batch.status_at(now), batch.updated_at_time(now), len(batch.messages))
+
+    def _message(self, message: MockMessage) -> MessageOut:
         campaign = self._campaign
         return MessageOut(
-            **self._head(message),
-            template_body=self._template(campaign.template_bodies[message.language]),
+            *self._head(message, message.attempts[-1].status_at(self.now)),
+            template_body=self._template(message.language),
             batches=self._batches(message),
             language=message.language,
             creator_email=campaign.creator_email,
@@ -64,22 +120,20 @@ class Renderer:
             attempts=[self._attempt(attempt) for attempt in reversed(message.attempts)],
         )
 
-    def listed(self, message: MockMessage) -> ListedMessageOut:
-        """An item of the campaign listing."""
+    def _listed(self, message: MockMessage) -> ListedMessageOut:
         return ListedMessageOut(
-            **self._head(message),
-            template_body=self._template(self._campaign.template_bodies[message.language]),
+            *self._head(message, message.attempts[-1].status_at(self.now)),
+            template_body=self._template(message.language),
             batches=self._batches(message),
             language=message.language,
             batch_id=message.batch.id if message.batch is not None else None,
         )
 
-    def batch_message(self, message: MockMessage) -> BatchMessageOut:
-        """An item of the batch listing (attempts newest first)."""
+    def _batch_message(self, message: MockMessage) -> BatchMessageOut:
         campaign = self._campaign
         return BatchMessageOut(
-            **self._head(message),
-            template_body=self._template(campaign.template_bodies[message.language]),
+            *self._head(message, message.attempts[-1].status_at(self.now)),
+            template_body=self._template(message.language),
             message_attempts=[
                 self._message_attempt(message, attempt) for attempt in reversed(message.attempts)
             ],
@@ -101,31 +155,37 @@ class Renderer:
             ),
         )
 
-    def _head(self, message: MockMessage) -> dict[str, Any]:
-        """The fields every message object starts with, as keyword arguments."""
-        head = MessageBaseOut(
-            created_at=message.created_iso,
-            updated_at=self._iso(message.updated_at_time(self.now)),
-            id=message.id,
-            recipient=message.shown_recipient,
-            values=message.values,
-            full_message=message.full_message,
-            latest_status=message.status_at(self.now),
-            template_body_id=message.template_body_id,
-            campaign_id=message.campaign_id,
+    def _head(
+        self, message: MockMessage, latest: tuple[str, float]
+    ) -> tuple[str, str, str, str | dict[str, str], dict[str, str], str, str, str, str]:
+        """The fields every message object starts with, in order (``latest``: its status)."""
+        status, changed = latest
+        return (
+            message.created_iso,
+            self._iso(max(message.updated_at, changed)),
+            message.id,
+            message.shown_recipient,
+            message.values,
+            message.full_message,
+            status,
+            message.template_body_id,
+            message.campaign_id,
         )
-        return msgspec.structs.asdict(head)
 
-    def _template(self, template: TemplateBody) -> TemplateBodyOut:
-        return TemplateBodyOut(
-            created_at=template.created_iso,
-            updated_at=template.created_iso,
-            id=template.id,
-            template_id=self._campaign.template_id,
-            language=template.language,
-            body=template.body,
-            creator_id=self._campaign.creator_id,
-        )
+    def _template(self, language: str) -> TemplateBodyOut:
+        shown = self._templates.get(language)
+        if shown is None:
+            template = self._campaign.template_bodies[language]
+            shown = self._templates[language] = TemplateBodyOut(
+                created_at=template.created_iso,
+                updated_at=template.created_iso,
+                id=template.id,
+                template_id=self._campaign.template_id,
+                language=template.language,
+                body=template.body,
+                creator_id=self._campaign.creator_id,
+            )
+        return shown
 
     def _batches(self, message: MockMessage) -> list[BatchOut]:
         batch = message.batch
