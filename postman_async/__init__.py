@@ -38,8 +38,10 @@ from ._errors import (
     ServerError,
     TrackingTimeoutError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._limits import (
+    Admission,
     Grant,
     LimiterFactory,
     LimiterSnapshot,
@@ -60,6 +62,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Admission",
     "AmbiguousSendPolicy",
     "AttachmentInfo",
     "Attempt",
@@ -106,5 +109,6 @@ __all__ = [
     "TrackingPolicy",
     "TrackingTimeoutError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
 ]

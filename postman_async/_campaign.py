@@ -24,7 +24,7 @@ from ._errors import (
     ResponseDecodeError,
 )
 from ._exchange import Response, Upload
-from ._limits import Priority, RateLimiter
+from ._limits import LimiterSnapshot, Priority, RateLimiter
 from ._listing import MAX_PAGE_SIZE, Lister, Query
 from ._models import (
     BatchReceipt,
@@ -121,6 +121,25 @@ class Campaign(Lister, Follower):
     def limiter(self) -> RateLimiter:
         """The rate limiter shared by every handle of this campaign."""
         return self._shared.limiter
+
+    def limiter_snapshot(self) -> LimiterSnapshot | None:
+        """The campaign's rate budget now: waiting calls, expected wait, recent grants.
+
+        Cheap (no I/O): a web endpoint can read it on every request to answer
+        "try again in N s" itself.  ``None`` when the campaign's limiter
+        offers no snapshot (a third party's).
+
+        Example::
+
+            snap = otp.limiter_snapshot()
+            if snap is not None and snap.expected_wait > 5:
+                raise HTTPException(503, headers={"Retry-After": str(ceil(snap.expected_wait))})
+        """
+        snapshot = getattr(self._shared.limiter, "snapshot", None)
+        if snapshot is None:
+            return None
+        result = snapshot()
+        return result if isinstance(result, LimiterSnapshot) else None
 
     @property
     def tps(self) -> int | None:

@@ -5,25 +5,28 @@ from __future__ import annotations
 __all__ = ["DEFAULT_TPS", "PostmanClient"]
 
 import enum
-import functools
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._batch import TEST_MAX_ROWS
 from ._campaign import Campaign
 from ._email import EmailAccount, email_limiter_id
 from ._email_validate import check_email_key
+from ._env import EnvConfig, read_env
 from ._errors import ClientClosedError, ValidationError
 from ._exchange import Transport
 from ._limits import LimiterFactory, NoLimiter, RateLimiter, SlidingWindowLimiter
+from ._loop_binding import creation_site
 from ._request import RequestLoop
 from ._retry import RetryPolicy
 from ._shared import DEFAULT, CampaignSettings, Default, Shared
+from ._telemetry import create as create_telemetry
 from ._tracking import TrackingPolicy
 from ._transport import AiohttpTransport, Session
 from ._validate import Secret, check_api_key, check_base_url, check_timeout, check_tps, path_segment
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
 logger = logging.getLogger(__name__)
@@ -37,8 +40,19 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _default_limiter(campaign_id: str, tps: int, *, max_retry_after: float) -> RateLimiter:
-    return SlidingWindowLimiter(tps, max_retry_after=max_retry_after)
+class _DefaultLimiters:
+    """The default factory: one in-process :class:`SlidingWindowLimiter` per campaign."""
+
+    __slots__ = ("max_retry_after", "max_waiting")
+
+    def __init__(self, *, max_waiting: int | None, max_retry_after: float) -> None:
+        self.max_waiting = max_waiting
+        self.max_retry_after = max_retry_after
+
+    def __call__(self, campaign_id: str, tps: int) -> RateLimiter:
+        return SlidingWindowLimiter(
+            tps, max_waiting=self.max_waiting, max_retry_after=self.max_retry_after
+        )
 
 
 class PostmanClient:
@@ -66,6 +80,15 @@ class PostmanClient:
         transport: what performs each HTTP attempt; by default aiohttp
             (:class:`postman_async.testing.MockTransport` in unit tests).
             Excludes ``session`` and ``connect_timeout``.
+        tracer_provider: an OpenTelemetry ``TracerProvider`` for the client's
+            spans (default: the global one).  Spans and metrics are recorded
+            only when ``opentelemetry-api`` is installed (the ``otel`` extra).
+        meter_provider: an OpenTelemetry ``MeterProvider`` for its metrics
+            (default: the global one).
+        max_waiting: the most calls that may wait for one campaign's rate
+            budget at once; later calls fail at once with
+            :class:`LimiterTimeoutError` (``None``: no cap).  Applies to the
+            default limiter; a ``limiter_factory`` sets its own.
 
     Example::
 
@@ -96,6 +119,9 @@ class PostmanClient:
         limiter_factory: LimiterFactory | None = None,
         tracking: TrackingPolicy | None = None,
         transport: Transport | None = None,
+        max_waiting: int | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         #: The API base URL in use.
         self.base_url = check_base_url(base_url)
@@ -110,10 +136,23 @@ class PostmanClient:
         self.retry_policy = retry_policy or RetryPolicy()
         cap = self.retry_policy.max_retry_after
         self._requests = RequestLoop(
-            transport=transport, retry=self.retry_policy, max_retry_after=cap
+            transport=transport,
+            retry=self.retry_policy,
+            max_retry_after=cap,
+            telemetry=create_telemetry(tracer_provider, meter_provider),
         )
-        self._limiter_factory = limiter_factory or functools.partial(
-            _default_limiter, max_retry_after=cap
+        self._requests.binding.origin = creation_site()
+        self._env: EnvConfig | None = None
+        if max_waiting is not None and limiter_factory is not None:
+            raise ValidationError(
+                "give max_waiting to the limiters your limiter_factory makes, not to the client"
+            )
+        if max_waiting is not None and (
+            isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 0
+        ):
+            raise ValidationError(f"max_waiting must be a whole number >= 0, got {max_waiting!r}")
+        self._limiter_factory = limiter_factory or _DefaultLimiters(
+            max_waiting=max_waiting, max_retry_after=cap
         )
         self._campaigns: dict[str, Shared] = {}
         #: How the status tracker polls.
@@ -125,6 +164,52 @@ class PostmanClient:
             batch_row_limit=TEST_MAX_ROWS if self.base_url == self.TEST_URL else None,
             tracking=self.tracking,
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> PostmanClient:
+        """A client for the API the environment names (the command line reads the same).
+
+        ``POSTMAN_BASE_URL``, or ``POSTMAN_ENV`` (``production``, ``test`` or
+        ``loadtest``), choose the API; neither means production.  The
+        environment is read and checked now; :meth:`campaign_from_env` then
+        gives the handle for ``POSTMAN_CAMPAIGN_ID`` and ``POSTMAN_API_KEY``.
+
+        Args:
+            environ: the variables to read (default ``os.environ``).
+            **options: any other argument of :class:`PostmanClient`.
+
+        Raises:
+            ValidationError: a variable is malformed (the key is never echoed).
+
+        Example::
+
+            async with PostmanClient.from_env() as client:
+                otp = client.campaign_from_env()
+                await otp.send("+65 9123 4567", {"otp": "123456"})
+        """
+        if "base_url" in options:
+            raise ValidationError(
+                "from_env() reads the base URL from POSTMAN_BASE_URL or POSTMAN_ENV; "
+                "to give it yourself, use PostmanClient(base_url=...)"
+            )
+        config = read_env(environ)
+        client = cls(base_url=config.base_url, **options)
+        client._env = config
+        return client
+
+    def campaign_from_env(self, *, tps: int | Default | None = DEFAULT) -> Campaign:
+        """The handle for ``POSTMAN_CAMPAIGN_ID`` with ``POSTMAN_API_KEY``.
+
+        Reads what :meth:`from_env` read, or ``os.environ`` now for a client
+        made otherwise.  ``tps`` is as for :meth:`campaign`.
+
+        Raises:
+            ValidationError: a variable is unset or malformed, or the key is of
+                another environment than the client's URL.
+        """
+        config = self._env if self._env is not None else read_env()
+        campaign_id, key = config.require()
+        return self.campaign(campaign_id, api_key=key.reveal(), tps=tps)
 
     def __repr__(self) -> str:
         return (
@@ -157,9 +242,18 @@ class PostmanClient:
         """Close the client: waiting calls fail with ClientClosedError, the session closes.
 
         A session passed in by the caller is left open.  Closing twice is fine.
+
+        Raises:
+            WrongEventLoopError: called from another event loop while the
+                client's own still runs (close it there).  After its loop has
+                closed, closing from any loop closes the connections.
         """
         if self._state is _State.CLOSED:
             return
+        binding = self._requests.binding
+        bound = binding.foreign()
+        if bound is not None and not bound.is_closed():
+            raise binding.error(bound)
         self._state = _State.CLOSED
         # A copy, marked closed before the first await: a track() or wait_for() on any
         # handle while this runs is refused instead of starting a tracker nobody closes.

@@ -265,7 +265,7 @@ class EmailAccount:
                 rate.limit,
             )
         snapshot = getattr(self._limiter, "snapshot", None)
-        in_window = getattr(snapshot(), "in_window", None) if callable(snapshot) else None
+        in_window = getattr(snapshot(), "grants_in_window", None) if callable(snapshot) else None
         pause = hold_off(rate, in_window if isinstance(in_window, int) else None)
         if pause is not None:
             logger.warning(

@@ -6,6 +6,7 @@ exception ever reaches the caller::
     PostmanError
     ├── ValidationError            (also ValueError) input refused locally, nothing sent
     ├── ClientClosedError          the client was closed before or during the call
+    ├── WrongEventLoopError        the client was used from another event loop than its own
     ├── LimiterTimeoutError        the deadline ran out waiting for the campaign's rate budget
     ├── LimiterUnavailableError    a shared (Redis) rate budget could not be reached
     ├── BatchRejectedError         Postman checked a batch CSV and refused it (isValid: false)
@@ -51,6 +52,7 @@ __all__ = [
     "ServerError",
     "TrackingTimeoutError",
     "ValidationError",
+    "WrongEventLoopError",
 ]
 
 import typing
@@ -113,11 +115,39 @@ class LimiterUnavailableError(PostmanError):
     """
 
 
-class LimiterTimeoutError(PostmanError):
-    """The call's deadline ran out while waiting for the campaign's rate budget.
+class WrongEventLoopError(PostmanError):
+    """The client was used from another event loop than the one it first ran on.
 
-    No request was sent.  Raise the call's ``timeout=`` or send less at once.
+    A client's connections, rate limiters and trackers belong to one event
+    loop.  Create one :class:`~postman_async.PostmanClient` per loop (per
+    thread, or per ``asyncio.run``).  Nothing was sent.
     """
+
+
+class LimiterTimeoutError(PostmanError):
+    """The call's deadline ran out (or would have) while waiting for the campaign's rate budget.
+
+    No request was sent.  Raised at once, without waiting, when the limiter
+    can tell that the call would not get budget before its deadline, or when
+    the campaign's queue of waiting calls is full.  Raise the call's
+    ``timeout=``, send less at once, or tell your own caller to come back later.
+
+    Attributes:
+        expected_wait: seconds the call would have had to wait for budget, as
+            estimated when it was refused (``None`` when it did wait and the
+            limiter gives no estimate).  A web endpoint can answer
+            ``Retry-After`` with it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected_wait: float | None = None,
+        message_may_exist: bool = False,
+    ) -> None:
+        super().__init__(message, message_may_exist=message_may_exist)
+        self.expected_wait = expected_wait
 
 
 class BatchRejectedError(PostmanError):

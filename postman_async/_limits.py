@@ -30,6 +30,7 @@ request at a time, so this lets at most one poll a round go ahead of sends).
 from __future__ import annotations
 
 __all__ = [
+    "Admission",
     "Grant",
     "LimiterFactory",
     "LimiterSnapshot",
@@ -51,7 +52,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from ._errors import ClientClosedError
+from ._errors import ClientClosedError, LimiterTimeoutError
 
 
 class Priority(enum.IntEnum):
@@ -87,20 +88,27 @@ class Grant(Protocol):
 class LimiterSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """A cheap view of one campaign's limiter, for dashboards and admission control.
 
+    A web endpoint can read it to answer "try again in N s" itself (see
+    :meth:`Campaign.limiter_snapshot <postman_async.Campaign.limiter_snapshot>`).
+
     Attributes:
-        waiting: calls waiting for budget, by priority name (``"SEND"``...).
-        in_window: requests that left in the current window, plus granted
-            ones that have not left yet.
-        capacity: requests a window may hold now (lower while cooling down
+        waiting: calls waiting for budget now, by priority name (``"SEND"``,
+            ``"RETRY"``, ``"READ"``, ``"POLL"``); priorities with none are left out.
+        expected_wait: seconds a new send asking now would wait for budget
+            (``0`` when a slot is free; an estimate when calls queue ahead of
+            it; ``math.inf`` if it cannot be estimated).
+        grants_in_window: requests granted in the last window: those that left
+            in it, plus those granted that have not left yet.
+        capacity: requests one window may hold now (lower while cooling down
             after a 429).
-        send_wait: seconds a new send would wait if it asked now (``0`` when
-            a slot is free; an estimate when others are queued ahead of it).
+        window: the window's length, seconds.
     """
 
     waiting: dict[str, int]
-    in_window: int
+    expected_wait: float
+    grants_in_window: int
     capacity: int
-    send_wait: float
+    window: float
 
 
 @runtime_checkable
@@ -126,6 +134,26 @@ class RateLimiter(Protocol):
 
     async def aclose(self) -> None:
         """Fail every waiter and every later acquire with ClientClosedError."""
+        ...
+
+
+@runtime_checkable
+class Admission(Protocol):
+    """Optional for a :class:`RateLimiter`: refuse at once a call that cannot get budget in time.
+
+    The request loop calls :meth:`admit` just before
+    :meth:`RateLimiter.acquire`, when the limiter has it; a limiter without
+    it (a third party's) is simply not asked, and its calls wait until their
+    deadline as before.
+    """
+
+    def admit(self, priority: Priority, timeout: float | None) -> None:
+        """Raise LimiterTimeoutError now if a request asking now cannot get a slot in time.
+
+        That is: its expected wait is longer than ``timeout`` seconds, or the
+        limiter's cap on waiting calls is reached.  The error carries the
+        expected wait in its message and in ``expected_wait``.
+        """
         ...
 
 
@@ -181,7 +209,9 @@ class NoLimiter:
 
     def snapshot(self) -> LimiterSnapshot:
         """Nothing waits, nothing is counted."""
-        return LimiterSnapshot(waiting={}, in_window=0, capacity=0, send_wait=0.0)
+        return LimiterSnapshot(
+            waiting={}, expected_wait=0.0, grants_in_window=0, capacity=0, window=0.0
+        )
 
     async def aclose(self) -> None:
         """Refuse later acquires."""
@@ -246,11 +276,14 @@ class SlidingWindowLimiter:
             keeps up while sends use most of the budget.
         max_retry_after: the longest pause a 429's ``Retry-After`` can impose,
             seconds.
+        max_waiting: the most calls that may wait for a slot at once; a call
+            beyond it is refused at once by :meth:`admit` (``None``: no cap).
     """
 
     __slots__ = (
         "_closed",
         "_cooldown_until",
+        "_counts",
         "_dead",
         "_lanes",
         "_log",
@@ -266,6 +299,7 @@ class SlidingWindowLimiter:
         "margin",
         "max_poll_wait",
         "max_retry_after",
+        "max_waiting",
         "period",
         "rate",
         "send_reserve",
@@ -288,6 +322,8 @@ class SlidingWindowLimiter:
     max_poll_wait: float
     #: Longest pause one 429 can impose, seconds.
     max_retry_after: float
+    #: Most calls that may wait at once (``None``: no cap).
+    max_waiting: int | None
     #: Total slots handed out (and not given back).
     granted: int
 
@@ -302,7 +338,14 @@ class SlidingWindowLimiter:
         send_reserve: float = 0.2,
         max_poll_wait: float = 1.0,
         max_retry_after: float = 60.0,
+        max_waiting: int | None = None,
     ) -> None:
+        if max_waiting is not None and (
+            isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 0
+        ):
+            raise ValueError(
+                f"max_waiting must be a whole number >= 0 or None, got {max_waiting!r}"
+            )
         if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 1_000_000:
             raise ValueError(f"rate must be a whole number of requests, 1 to 1e6, got {rate!r}")
         for name, value in (
@@ -328,7 +371,10 @@ class SlidingWindowLimiter:
         self.send_reserve = float(send_reserve)
         self.max_poll_wait = float(max_poll_wait)
         self.max_retry_after = float(max_retry_after)
+        self.max_waiting = max_waiting
         self.granted = 0
+        # Callers inside acquire() waiting for a slot, by priority.
+        self._counts = [0] * len(Priority)
         # Departure times within the last window, sorted.
         self._log: list[float] = []
         # Granted slots whose requests have not left yet: they occupy every window.
@@ -356,7 +402,7 @@ class SlidingWindowLimiter:
     @property
     def waiting(self) -> int:
         """How many callers are waiting for a slot now."""
-        return sum(1 for w in (*self._urgent, *self._lanes) if not w.fut.done())
+        return sum(self._counts)
 
     @property
     def window(self) -> float:
@@ -391,6 +437,7 @@ class SlidingWindowLimiter:
         self._dispatch()
         # A timer, not asyncio.wait_for, so the wait costs no extra task.
         expiry = None if timeout is None else loop.call_later(timeout, _expire, fut)
+        self._counts[priority] += 1
         try:
             return await fut
         except asyncio.CancelledError:
@@ -404,6 +451,7 @@ class SlidingWindowLimiter:
             self._bury()
             return None
         finally:
+            self._counts[priority] -= 1
             if expiry is not None:
                 expiry.cancel()
 
@@ -423,42 +471,92 @@ class SlidingWindowLimiter:
         self._dispatch()
 
     def snapshot(self) -> LimiterSnapshot:
-        """The limiter's state now: cheap, no I/O."""
-        waiting: dict[str, int] = {}
-        for w in (*self._urgent, *self._lanes):
-            if not w.fut.done():
-                name = Priority(w.priority).name
-                waiting[name] = waiting.get(name, 0) + 1
+        """The limiter's state now: cheap (a few counters), no I/O."""
+        waiting = {p.name: n for p, n in zip(Priority, self._counts, strict=True) if n}
         if self._loop is None:
-            return LimiterSnapshot(waiting=waiting, in_window=0, capacity=self.rate, send_wait=0.0)
+            return LimiterSnapshot(
+                waiting=waiting,
+                expected_wait=0.0,
+                grants_in_window=0,
+                capacity=self.rate,
+                window=self.window,
+            )
         now = self._loop.time()
         return LimiterSnapshot(
             waiting=waiting,
-            in_window=self._count(now),
+            expected_wait=self.expected_wait(Priority.SEND),
+            grants_in_window=self._count(now),
             capacity=self._capacity(now, Priority.SEND),
-            send_wait=self.expected_wait(Priority.SEND),
+            window=self.window,
         )
 
     def expected_wait(self, priority: Priority) -> float:
         """Seconds a request of ``priority`` asking now would wait, at the current pace.
 
-        Counts the waiters it would queue behind (same or more urgent) and
-        assumes each granted request leaves at once; ``math.inf`` while
-        granted requests that have not left yet hold the whole window.
+        Counts the waiters it would queue behind (same or more urgent; for a
+        poll, the polls ahead of it once it is ``max_poll_wait`` old) and
+        assumes that granted requests leave at once.
         """
         if self._loop is None:
             return 0.0
         now = self._loop.time()
-        pool = self._urgent if priority < Priority.READ else (*self._urgent, *self._lanes)
-        ahead = sum(1 for w in pool if w.priority <= priority and not w.fut.done())
-        first = self._next_free(now, priority)
-        if math.isinf(first):
-            return math.inf
-        wait = max(0.0, first - now)
-        if ahead:
-            # The queue ahead drains by `capacity` a window.
-            wait += (ahead // self._capacity(now, priority)) * self.window
+        counts = self._counts
+        ahead = sum(counts[: priority + 1])
+        if not ahead and self._next_free(now, priority) <= now:
+            return 0.0
+        wait = max(0.0, self._free_at(now, priority) - now)
+        wait += self._windows(now, ahead, priority) * self.window
+        if priority == Priority.POLL:
+            # A waiting poll goes first once it is max_poll_wait old, after the polls that
+            # arrived before it.
+            first = max(0.0, self._free_at(now, Priority.SEND) - now)
+            polls = counts[Priority.POLL]
+            aged = (
+                max(first, self.max_poll_wait) + self._windows(now, polls, priority) * self.window
+            )
+            wait = min(wait, aged)
         return wait
+
+    def _windows(self, now: float, ahead: int, priority: int) -> int:
+        """Whole windows the ``ahead`` waiters take to drain (fewer a window while cooling down)."""
+        capacity = self._capacity(now, priority)
+        full = self._capacity(max(now, self._cooldown_until), priority)
+        if capacity >= full:
+            return ahead // capacity
+        cooling = math.ceil((self._cooldown_until - now) / self.window)
+        if ahead < cooling * capacity:
+            return ahead // capacity
+        return cooling + (ahead - cooling * capacity) // full
+
+    def admit(self, priority: Priority, timeout: float | None) -> None:
+        """Refuse at once a call that cannot get a slot within ``timeout`` seconds.
+
+        Raises:
+            LimiterTimeoutError: :attr:`max_waiting` calls already wait, or the
+                expected wait (:meth:`expected_wait`) is longer than ``timeout``;
+                its ``expected_wait`` says how long a call asking now would wait.
+        """
+        if self._closed:
+            return  # acquire() says so
+        cap = self.max_waiting
+        if cap is not None and sum(self._counts) >= cap:
+            wait = self.expected_wait(priority)
+            raise LimiterTimeoutError(
+                f"{cap} calls already wait for this campaign's rate budget (max_waiting={cap}); "
+                f"a call asking now would wait about {_seconds(wait)}: try again later",
+                expected_wait=wait,
+            )
+        if timeout is None:
+            return
+        wait = self.expected_wait(priority)
+        if wait > timeout:
+            raise LimiterTimeoutError(
+                f"a call asking now would wait about {_seconds(wait)} for this campaign's "
+                f"rate budget, more than the {timeout:.3g} s left before its deadline "
+                f"({sum(self._counts)} calls wait already); refused at once, nothing was sent: "
+                "raise timeout=, send less at once, or try again later",
+                expected_wait=wait,
+            )
 
     async def aclose(self) -> None:
         """Fail every waiter with :class:`ClientClosedError`; refuse later acquires."""
@@ -511,6 +609,15 @@ class SlidingWindowLimiter:
         if over >= len(log):
             return math.inf  # granted requests that have not left hold the window
         return max(earliest, log[over] + self.window)
+
+    def _free_at(self, now: float, priority: int) -> float:
+        """As :meth:`_next_free`, but counting granted requests as leaving now."""
+        first = self._next_free(now, priority)
+        if not math.isinf(first):
+            return first
+        # Granted requests that have not left hold the window; once they leave (now,
+        # at the earliest) they hold it for one more window.
+        return max(now, self._not_before) + self.window
 
     def _grant(self) -> _Slot:
         self._pending += 1
@@ -593,3 +700,7 @@ class SlidingWindowLimiter:
     def _on_timer(self) -> None:
         self._timer = None
         self._dispatch()
+
+
+def _seconds(wait: float) -> str:
+    return "an unknown time" if math.isinf(wait) else f"{wait:.3g} s"

@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 import random
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
@@ -29,9 +30,11 @@ from ._errors import (
     error_class_for,
 )
 from ._exchange import Request, Response, Transport, TransportError, Upload
-from ._limits import Priority, RateLimiter
+from ._limits import Grant, Priority, RateLimiter
+from ._loop_binding import LoopBinding
 from ._models import decode_error_body
 from ._retry import AmbiguousSendPolicy, RetryPolicy, decide, parse_retry_after
+from ._telemetry import CallSpan, Telemetry
 from ._validate import Secret
 
 logger = logging.getLogger("postman_async")
@@ -100,6 +103,7 @@ class RequestLoop:
         max_retry_after: the longest a ``Retry-After`` header can make a call
             wait between attempts, seconds.
         rand: the random source for backoff jitter.
+        telemetry: OpenTelemetry spans and metrics, or ``None``.
     """
 
     def __init__(
@@ -109,14 +113,42 @@ class RequestLoop:
         retry: RetryPolicy,
         max_retry_after: float = 60.0,
         rand: Callable[[], float] = random.random,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.transport = transport
+        #: Spans and metrics (``None``: OpenTelemetry is not installed).
+        self.telemetry = telemetry
         self.retry = retry
         self.max_retry_after = max_retry_after
         self._rand = rand
         self._closed = False
         # Retry backoffs under way: aclose() ends them at once.
         self._sleepers: set[asyncio.Future[None]] = set()
+        #: The event loop the calls run on (bound by the first call).
+        self.binding = LoopBinding()
+
+    def __del__(self) -> None:
+        # Garbage collected while open after running calls: say where the client was
+        # made, and close what can be closed without a loop.
+        binding = getattr(self, "binding", None)
+        if binding is None or binding.loop is None or binding.origin is None or self._closed:
+            return  # never ran, closed, or not a client's (an internal or test loop)
+        self._closed = True
+        warnings.warn(
+            f"PostmanClient created at {self.binding.origin} was garbage collected while "
+            "open; close it: `async with PostmanClient(...) as client:` or "
+            "`await client.close()`",
+            ResourceWarning,
+            source=self,
+            stacklevel=1,
+        )
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """Close the transport's connections without a loop, if it can."""
+        abandon: Callable[[], None] | None = getattr(self.transport, "abandon", None)
+        if abandon is not None:
+            abandon()
 
     @property
     def closed(self) -> bool:
@@ -124,7 +156,20 @@ class RequestLoop:
         return self._closed
 
     async def aclose(self) -> None:
-        """End backoffs under way with ClientClosedError; close the transport."""
+        """End backoffs under way with ClientClosedError; close the transport.
+
+        Raises:
+            WrongEventLoopError: called from another loop while the client's own
+                loop still runs (from another loop after it closed, the
+                connections are closed without it).
+        """
+        bound = self.binding.foreign()
+        if bound is not None:
+            if not bound.is_closed():
+                raise self.binding.error(bound)
+            self._closed = True
+            self._abandon()
+            return
         self._closed = True
         for wake in self._sleepers:
             _wake(wake)
@@ -137,7 +182,15 @@ class RequestLoop:
             PostmanError: the subclass that explains the last failure, with
                 ``message_may_exist`` set when a send's outcome is unknown.
         """
-        loop = asyncio.get_running_loop()
+        loop = self.binding.check()
+        if self.telemetry is None:
+            return await self._perform(call, loop, None)
+        with self.telemetry.call(call) as span:
+            return await self._perform(call, loop, span)
+
+    async def _perform(
+        self, call: Call, loop: asyncio.AbstractEventLoop, span: CallSpan | None
+    ) -> Response:
         deadline = loop.time() + call.timeout
         policy = self.retry
         may_exist = False  # an earlier attempt of this send may have created the message
@@ -146,7 +199,8 @@ class RequestLoop:
             for attempt in range(1, policy.max_attempts + 1):
                 self._check_open(call)
                 started = loop.time()
-                grant = await call.limiter.acquire(call.priority, timeout=deadline - started)
+                _admit(call, deadline - started, last)
+                grant = await _acquire(call, deadline - started, span)
                 if grant is None:
                     if last is not None:
                         raise last
@@ -170,7 +224,11 @@ class RequestLoop:
                     grant=grant,
                 )
                 try:
-                    response = await self.transport.handle(request)
+                    handle = self.transport.handle
+                    if span is None:
+                        response = await handle(request)
+                    else:
+                        response = await span.attempt(attempt, handle, request)
                 except TransportError as failed:
                     outcome = _Outcome.from_failure(call, failed, policy)
                 else:
@@ -188,6 +246,8 @@ class RequestLoop:
                     delay = max(delay, min(retry_after, self.max_retry_after))
                 if loop.time() + delay >= deadline:
                     raise error
+                if span is not None:
+                    span.retry(outcome.describe.removeprefix("HTTP "))
                 logger.info(
                     "%s: %s on attempt %d of %d; retrying in %.2f s",
                     call.where,
@@ -374,6 +434,33 @@ def _api_error(call: Call, response: Response, retry_after: float | None) -> API
         body=response.body,
         retry_after=retry_after,
     )
+
+
+async def _acquire(call: Call, timeout: float, span: CallSpan | None) -> Grant | None:
+    """Wait for the call's budget (reported to telemetry when on)."""
+    if span is None:
+        return await call.limiter.acquire(call.priority, timeout=timeout)
+    with span.waiting():
+        return await call.limiter.acquire(call.priority, timeout=timeout)
+
+
+def _admit(call: Call, remaining: float, last: PostmanError | None) -> None:
+    """Refuse the call at once if its limiter knows it cannot get budget in time.
+
+    Only limiters with an ``admit`` method (:class:`~postman_async._limits.Admission`)
+    are asked; with others the call waits until its deadline.
+    """
+    admit: Callable[[Priority, float | None], None] | None = getattr(call.limiter, "admit", None)
+    if admit is None:
+        return
+    try:
+        admit(call.priority, remaining)
+    except LimiterTimeoutError as refused:
+        if last is not None:
+            raise last from None  # a retry that cannot happen in time: the attempt's error
+        raise LimiterTimeoutError(
+            f"{call.where}: {refused}", expected_wait=refused.expected_wait
+        ) from None
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = ["EXCEPTION_MAP", "MAX_BODY_BYTES", "AiohttpTransport", "Failure", "Session"]
 
 import asyncio
+import contextlib
 import contextvars
 import enum
 import io
@@ -274,6 +275,22 @@ class AiohttpTransport:
                 request_class=_DepartingRequest,
             )
         return self._session
+
+    def abandon(self) -> None:
+        """Close a session this transport created without awaiting (its client was dropped).
+
+        Closes the connector synchronously, so neither aiohttp's session nor its
+        connector warns in turn: the client's own ResourceWarning says where it
+        was created.
+        """
+        self._closed = True
+        session, self._session = self._session, None
+        if session is None or not self._owns_session:
+            return
+        connector = session.connector
+        if connector is not None and not connector.closed:
+            with contextlib.suppress(Exception):  # a loop closed or in another thread
+                connector._close()
 
     async def aclose(self) -> None:
         """Close the session if this transport created it; end bodies being read."""

@@ -428,9 +428,9 @@ def test_snapshot_and_expected_wait() -> None:
         await asyncio.sleep(0)
         snap = limiter.snapshot()
         assert snap.waiting == {"SEND": 25, "POLL": 2}
-        assert snap.in_window == 10
+        assert snap.grants_in_window == 10
         # 25 sends queue ahead of a new one: the window frees at t=1, then two more windows.
-        assert snap.send_wait == pytest.approx(1.0 + 2 * 1.0)
+        assert snap.expected_wait == pytest.approx(1.0 + 2 * 1.0)
         await asyncio.gather(*tasks, *polls)
 
     run_virtual(main)

@@ -126,11 +126,13 @@ def test_no_budget_before_the_deadline_is_a_limiter_timeout() -> None:
 
     async def main() -> float:
         await loop.request(_call(limiter))
-        with pytest.raises(LimiterTimeoutError, match="rate budget"):
+        with pytest.raises(LimiterTimeoutError, match="rate budget") as info:
             await loop.request(_call(limiter, timeout=0.5))
+        assert info.value.expected_wait == pytest.approx(1.02)
         return asyncio.get_running_loop().time()
 
-    assert _run(main) == pytest.approx(0.5)
+    # The limiter knows the next slot is 1.02 s away: refused at once, not at the deadline.
+    assert _run(main) == 0.0
 
 
 def test_closing_ends_a_backoff_at_once_and_keeps_what_was_learned() -> None:

@@ -172,7 +172,7 @@ async def test_validation_spends_nothing(mail: EmailAccount, server: MockServer)
         with pytest.raises(ValidationError):
             await mail.send(**fields)  # type: ignore[arg-type]
     assert server.state.email.stats.requests["email_send"] == 0
-    assert mail.limiter.snapshot().in_window == 0  # type: ignore[attr-defined]
+    assert mail.limiter.snapshot().grants_in_window == 0  # type: ignore[attr-defined]
 
 
 async def test_unknown_option_is_refused_before_sending(
@@ -417,7 +417,7 @@ async def test_reads_spend_no_send_budget(mail: EmailAccount, server: MockServer
     msg = await mail.send("tan@example.com", "s", "b")
     for _ in range(30):
         await mail.get(msg.id)
-    assert mail.limiter.snapshot().in_window == 1  # type: ignore[attr-defined]
+    assert mail.limiter.snapshot().grants_in_window == 1  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- list

@@ -192,7 +192,8 @@ async def test_close_ends_calls_queued_in_the_limiter(
     server: MockServer, loop_problems: LoopProblems
 ) -> None:
     baseline = client_tasks()
-    client = PostmanClient(base_url=server.base_url)
+    # A deadline long enough for all 500 at 5 a second: none is refused up front.
+    client = PostmanClient(base_url=server.base_url, timeout=300)
     otp = client.campaign(server.campaign_id, api_key=server.api_key, tps=5)
     calls = [asyncio.create_task(otp.send(phone(i), {"otp": "1"})) for i in range(500)]
     await until(lambda: server.campaign.stats.requests["send"] >= 5)
