@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -460,6 +461,6 @@ def test_retry_after_is_capped() -> None:
         {"max_retry_after": -1},
     ],
 )
-def test_rejects_bad_options(kwargs: dict[str, float]) -> None:
+def test_rejects_bad_options(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         SlidingWindowLimiter(10, **kwargs)
