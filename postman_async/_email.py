@@ -12,7 +12,6 @@ from __future__ import annotations
 __all__ = ["EmailAccount", "email_limiter_id"]
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -52,6 +51,7 @@ from ._exchange import Response, Upload
 from ._limits import NoLimiter, Priority, RateLimiter
 from ._paging import Paginator
 from ._request import Call, CallKind, RequestLoop, reconciled
+from ._tracking import finish_within
 from ._validate import Secret, check_timeout
 
 logger = logging.getLogger(__name__)
@@ -451,17 +451,7 @@ class EmailAccount:
             async for _ in follower.follow():
                 pass
 
-        # asyncio.wait, not wait_for: a cancellation of the caller must not be swallowed.
-        task = asyncio.ensure_future(consume())
-        try:
-            done, _ = await asyncio.wait({task}, timeout=timeout)
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if done:
-            task.result()
+        if await finish_within(consume(), timeout):
             return follower.latest
         pending = follower.pending
         raise TrackingTimeoutError(

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable
 from typing import Protocol
 
 import msgspec
@@ -491,6 +491,25 @@ def _kind(exc: BaseException) -> str:
     return f"{name} (HTTP {status})" if isinstance(status, int) else name
 
 
+async def finish_within(work: Coroutine[object, object, None], timeout: float | None) -> bool:
+    """Run ``work`` for at most ``timeout`` seconds; whether it finished (its error re-raised).
+
+    ``asyncio.wait``, not ``wait_for``: a cancellation of the caller is never swallowed,
+    and the work is cancelled and awaited when time runs out.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if done:
+        task.result()
+    return bool(done)
+
+
 async def wait_until_final(
     stream: AsyncIterator[Message],
     latest: dict[str, Message],
@@ -508,16 +527,7 @@ async def wait_until_final(
         async for message in stream:
             latest[message.id] = message
 
-    task = asyncio.ensure_future(consume())
-    try:
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if done:
-        task.result()  # re-raise what tracking raised
+    if await finish_within(consume(), timeout):
         return latest
     now = dt.datetime.now(dt.UTC)
     ids = wanted if wanted is not None else set(latest)
