@@ -19,26 +19,25 @@ def redis_binary() -> str:
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def redis_server(redis_binary: str) -> Iterator[RedisServer]:
-    """A server shared by the tests of one module."""
-    server = RedisServer(redis_binary)
+def _running(binary: str) -> Iterator[RedisServer]:
+    server = RedisServer(binary)
     server.start()
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(redis_binary: str) -> Iterator[RedisServer]:
+    """A server shared by the tests of one module."""
+    yield from _running(redis_binary)
 
 
 @pytest.fixture
 def own_server(redis_binary: str) -> Iterator[RedisServer]:
     """A server of the test's own, to kill and restart."""
-    server = RedisServer(redis_binary)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from _running(redis_binary)
 
 
 @pytest.fixture

@@ -19,21 +19,11 @@ import redis.asyncio
 from postman_async import Priority
 from postman_async.redis import RedisLimiterFactory
 
+from ..conftest import max_in_window
 from .server import RedisServer, StallingProxy, child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TPS = 10
-
-
-def busiest_window(times: list[float], width: float = 1.0) -> int:
-    """Most departures in any window ``(t - width, t]``, as a server counts them."""
-    ordered = sorted(times)
-    best = start = 0
-    for end, t in enumerate(ordered):
-        while ordered[start] <= t - width:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def run_fleet(
@@ -85,7 +75,7 @@ async def test_four_processes_share_one_budget(redis_server: RedisServer) -> Non
     results = await run_fleet(redis_server.url, processes=4, per_process=8)
     times = departures(results)
     assert len(times) == 32
-    assert busiest_window(times) <= TPS
+    assert max_in_window(times) <= TPS
     # Every process got its turn early: none was starved by the others.
     first = min(times)
     assert all(min(r["departures"]) - first < 1.5 for r in results)
@@ -104,7 +94,7 @@ async def test_script_flush_mid_run(redis_server: RedisServer) -> None:
         await client.aclose()
     times = departures(results)
     assert len(times) == 24
-    assert busiest_window(times) <= TPS
+    assert max_in_window(times) <= TPS
 
 
 async def test_server_killed_and_restarted_mid_run(own_server: RedisServer) -> None:
@@ -118,7 +108,7 @@ async def test_server_killed_and_restarted_mid_run(own_server: RedisServer) -> N
     times = departures(results)
     assert len(times) == 24
     # The restarted server knew nothing of the last window, and still none overflowed.
-    assert busiest_window(times) <= TPS
+    assert max_in_window(times) <= TPS
 
 
 async def test_a_500_ms_network_stall_delays_but_never_breaks_the_budget(
@@ -148,6 +138,6 @@ async def test_a_500_ms_network_stall_delays_but_never_breaks_the_budget(
         await other.aclose()
         await proxy.close()
     assert len(times) == 25
-    assert busiest_window(times) <= TPS
+    assert max_in_window(times) <= TPS
     # The stalled process's grants came only after the stall: nothing was granted blind.
     assert sum(1 for t in times if t >= stalled_at + 0.5) >= 10
