@@ -272,7 +272,6 @@ def test_late_departures_push_the_next_window_back() -> None:
 
     # The second (left at t=0) frees its slot at t=1; the first only at t=1.3.
     assert run_virtual(main) == [pytest.approx(1.0), pytest.approx(1.3)]
-    _ = math
 
 
 def test_a_grant_that_has_not_left_holds_its_slot_in_every_window() -> None:
